@@ -1,0 +1,23 @@
+"""The booking database schema (SQLAlchemy Core tables; migrations must match)."""
+
+from sqlalchemy import Column, DateTime, Index, MetaData, Numeric, String, Table, Text, Uuid
+
+from sagakit.tables import messaging_tables
+
+metadata = MetaData()
+messaging = messaging_tables(metadata)
+
+bookings = Table(
+    "bookings",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("customer_id", String(64), nullable=False),
+    Column("item", String(200), nullable=False),
+    Column("amount", Numeric(12, 2), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_bookings_customer_id", "customer_id"),
+    Index("ix_bookings_status", "status"),
+)

@@ -1,0 +1,21 @@
+"""The one place that wires the booking service's settings, adapters and handlers."""
+
+from booking.adapters.orm import messaging
+from booking.adapters.unit_of_work import SqlBookingUnitOfWork
+from booking.config import Settings
+from booking.service_layer.handlers import EVENT_HANDLERS
+from sagakit.events import EventType
+from sagakit.runtime import ServiceRuntime, ServiceSpec
+
+SPEC = ServiceSpec(
+    name="booking",
+    tables=messaging,
+    unit_of_work=SqlBookingUnitOfWork,
+    publishes=(EventType.CREATED_BOOKING_EVENT,),
+    handlers=EVENT_HANDLERS,
+)
+
+
+def bootstrap(settings: Settings | None = None) -> ServiceRuntime:
+    """A runtime for the booking service (not started)."""
+    return ServiceRuntime(SPEC, settings or Settings())

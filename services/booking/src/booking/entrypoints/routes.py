@@ -1,0 +1,48 @@
+"""The booking HTTP API."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Response
+
+from booking.domain.commands import CreateBooking
+from booking.domain.model import BookingStatus
+from booking.entrypoints.schemas import BookingCreate, BookingPublic
+from booking.service_layer import handlers, views
+from booking.service_layer.unit_of_work import BookingFilter, BookingUnitOfWork
+from sagakit.web import CustomerId, Page, PageDep, unit_of_work
+
+router = APIRouter(prefix="/bookings", tags=["bookings"])
+UowDep = Annotated[BookingUnitOfWork, Depends(unit_of_work)]
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No booking with this id"}}
+
+
+@router.post("", status_code=201, response_model=BookingPublic)
+async def create_booking(body: BookingCreate, uow: UowDep, response: Response) -> BookingPublic:
+    """Create a pending booking and start its saga (publishes CREATED_BOOKING_EVENT)."""
+    command = CreateBooking(customer_id=body.customer_id, item=body.item, amount=body.amount)
+    booking = await handlers.create_booking(command, uow)
+    response.headers["Location"] = f"/bookings/{booking.id}"
+    return BookingPublic.of(booking)
+
+
+@router.get("/{booking_id}", response_model=BookingPublic, responses=NOT_FOUND)
+async def get_booking(booking_id: uuid.UUID, uow: UowDep) -> BookingPublic:
+    """One booking and its current status."""
+    return BookingPublic.of(await views.booking(booking_id, uow))
+
+
+@router.get("", response_model=Page[BookingPublic])
+async def list_bookings(
+    uow: UowDep,
+    page: PageDep,
+    status: Annotated[BookingStatus | None, Query(description="Only this status.")] = None,
+    customer_id: Annotated[CustomerId | None, Query(description="Only this customer.")] = None,
+) -> Page[BookingPublic]:
+    """Bookings, newest first, filtered by status and customer."""
+    where = BookingFilter(status=status, customer_id=customer_id)
+    found, total = await views.bookings(where, page.limit, page.offset, uow)
+    items = [BookingPublic.of(booking) for booking in found]
+    return Page(items=items, total=total, limit=page.limit, offset=page.offset)

@@ -1,0 +1,42 @@
+"""The ports the booking handlers need: a repository inside a unit of work."""
+
+from __future__ import annotations
+
+import abc
+import uuid
+from dataclasses import dataclass
+
+from booking.domain.model import Booking, BookingStatus
+from sagakit.uow import AbstractUnitOfWork
+
+
+@dataclass(frozen=True)
+class BookingFilter:
+    """Which bookings a list shows."""
+
+    status: BookingStatus | None = None
+    customer_id: str | None = None
+
+
+class AbstractBookingRepository(abc.ABC):
+    """Bookings by id; `for_update` locks the row until the transaction ends."""
+
+    @abc.abstractmethod
+    async def add(self, booking: Booking) -> None: ...
+
+    @abc.abstractmethod
+    async def get(self, booking_id: uuid.UUID, *, for_update: bool = False) -> Booking | None: ...
+
+    @abc.abstractmethod
+    async def save(self, booking: Booking) -> None: ...
+
+    @abc.abstractmethod
+    async def find(
+        self, where: BookingFilter, limit: int, offset: int
+    ) -> tuple[list[Booking], int]: ...
+
+
+class BookingUnitOfWork(AbstractUnitOfWork):
+    """A transaction over the booking database."""
+
+    bookings: AbstractBookingRepository

@@ -1,0 +1,26 @@
+"""Read-only queries for the HTTP API."""
+
+from __future__ import annotations
+
+import uuid
+
+from booking.domain.model import Booking
+from booking.service_layer.unit_of_work import BookingFilter, BookingUnitOfWork
+from sagakit.errors import NotFound
+
+
+async def booking(booking_id: uuid.UUID, uow: BookingUnitOfWork) -> Booking:
+    """One booking; raises NotFound."""
+    async with uow:
+        found = await uow.bookings.get(booking_id)
+    if found is None:
+        raise NotFound(f"booking {booking_id} not found")
+    return found
+
+
+async def bookings(
+    where: BookingFilter, limit: int, offset: int, uow: BookingUnitOfWork
+) -> tuple[list[Booking], int]:
+    """A page of bookings, newest first, and how many match in total."""
+    async with uow:
+        return await uow.bookings.find(where, limit, offset)

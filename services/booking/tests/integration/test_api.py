@@ -1,0 +1,83 @@
+import uuid
+from collections.abc import Awaitable
+
+from redis.asyncio import Redis
+
+from booking.config import Settings
+from sagakit.events import Envelope, parse_envelope
+from sagakit.testing import eventually
+from sagakit.transport import JsonMessageFormat
+
+
+async def test_create_then_read_a_booking(client) -> None:
+    created = await client.post(
+        "/bookings", json={"customer_id": "alice", "item": "Room 7", "amount": "120.5"}
+    )
+    assert created.status_code == 201
+    body = created.json()
+    assert body["status"] == "pending" and body["amount"] == "120.50"
+    assert created.headers["location"] == f"/bookings/{body['id']}"
+    fetched = await client.get(f"/bookings/{body['id']}")
+    assert fetched.json()["id"] == body["id"]
+
+
+async def test_created_booking_event_reaches_the_stream(
+    client, redis: Redis, settings: Settings
+) -> None:
+    created = (
+        await client.post("/bookings", json={"customer_id": "al", "item": "R", "amount": 5})
+    ).json()
+    stream = f"{settings.event_prefix}CREATED_BOOKING_EVENT"
+
+    async def published() -> list[Envelope]:
+        entries = await redis.xrange(stream)
+        envelopes = [parse_envelope(JsonMessageFormat.parse(f[b"__data__"])[0]) for _, f in entries]
+        return [e for e in envelopes if str(e.booking_id) == created["id"]]
+
+    assert await eventually(lambda: _truthy(published()))
+    [envelope] = await published()
+    assert envelope.producer == "booking"
+    assert envelope.payload == {"customer_id": "al", "item": "R", "amount": "5.00"}
+
+
+async def _truthy(result: Awaitable[list[Envelope]]) -> bool:
+    return bool(await result)
+
+
+async def test_bad_input_is_a_422_naming_the_field(client) -> None:
+    cases = {
+        "amount": {"customer_id": "a", "item": "R", "amount": 0},
+        "customer_id": {"customer_id": "", "item": "R", "amount": 1},
+        "extra": {"customer_id": "a", "item": "R", "amount": 1, "extra": True},
+    }
+    for field, body in cases.items():
+        response = await client.post("/bookings", json=body)
+        assert response.status_code == 422
+        assert field in {error["loc"][-1] for error in response.json()["detail"]}
+    negative = await client.post("/bookings", json={"customer_id": "a", "item": "R", "amount": -3})
+    assert negative.status_code == 422
+
+
+async def test_unknown_and_malformed_ids(client) -> None:
+    assert (await client.get(f"/bookings/{uuid.uuid4()}")).status_code == 404
+    malformed = await client.get("/bookings/not-a-uuid")
+    assert malformed.status_code == 422
+    assert malformed.json()["detail"][0]["loc"] == ["path", "booking_id"]
+
+
+async def test_list_filters_and_pages(client) -> None:
+    customer = f"c{uuid.uuid4().hex[:8]}"
+    for _ in range(3):
+        await client.post("/bookings", json={"customer_id": customer, "item": "R", "amount": 1})
+    page = (await client.get("/bookings", params={"customer_id": customer, "limit": 2})).json()
+    assert page["total"] == 3 and len(page["items"]) == 2
+    pending = await client.get("/bookings", params={"customer_id": customer, "status": "pending"})
+    assert pending.json()["total"] == 3
+    assert (await client.get("/bookings", params={"status": "nope"})).status_code == 422
+
+
+async def test_health_and_readiness(client) -> None:
+    assert (await client.get("/healthz")).json() == {"status": "ok", "checks": {}}
+    ready = (await client.get("/readyz")).json()
+    assert ready == {"status": "ok", "checks": {"database": "ok", "redis": "ok"}}
+    assert "CREATED_BOOKING_EVENT" in (await client.get("/asyncapi.json")).text

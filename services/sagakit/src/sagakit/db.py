@@ -1,0 +1,81 @@
+"""Async engine and session factories (SQLAlchemy 2 with psycopg 3)."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import make_url, text
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.pool import NullPool
+
+log = logging.getLogger(__name__)
+
+
+def normalize_url(url: str) -> URL:
+    """Accept `postgres://` and `postgresql://` URLs and use the psycopg 3 driver."""
+    parsed = make_url(url.replace("postgres://", "postgresql://", 1))
+    if parsed.drivername in ("postgresql", "postgresql+psycopg2", "postgresql+asyncpg"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
+    """An async engine; `pool_pre_ping` survives a database restart."""
+    return create_async_engine(
+        normalize_url(url),
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+    )
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions that keep loaded values after commit (no lazy reloads on the event loop)."""
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def ping(engine: AsyncEngine) -> None:
+    """Raise if the database does not answer."""
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))
+
+
+async def ensure_database(url: str) -> bool:
+    """Create the URL's database if it is missing; returns True when it was created.
+
+    Needs CREATEDB on the server; in a cluster the databases already exist and
+    this only checks that the service's one answers.
+    """
+    target = normalize_url(url)
+    engine = create_async_engine(target, poolclass=NullPool)
+    try:
+        async with engine.connect():
+            return False
+    except OperationalError as exc:
+        if "does not exist" not in str(exc):
+            raise
+    finally:
+        await engine.dispose()
+    admin = create_async_engine(
+        target.set(database="postgres"), isolation_level="AUTOCOMMIT", poolclass=NullPool
+    )
+    name = target.database or ""
+    quoted = '"' + name.replace('"', '""') + '"'
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(text(f"CREATE DATABASE {quoted}"))
+    except ProgrammingError as exc:
+        if "already exists" not in str(exc):  # another process won the race
+            raise
+        return False
+    finally:
+        await admin.dispose()
+    log.info("created database %s", target.database)
+    return True

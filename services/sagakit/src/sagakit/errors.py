@@ -1,0 +1,9 @@
+"""Domain errors that every service maps to the same HTTP status."""
+
+
+class NotFound(LookupError):
+    """The requested thing does not exist (HTTP 404)."""
+
+
+class Conflict(RuntimeError):
+    """The request is valid but the current state forbids it (HTTP 409)."""

@@ -1,0 +1,66 @@
+"""Alembic helpers: every service's `migrate` command and `migrations/env.py` use these."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+from alembic import command, context, op
+from alembic.config import Config
+from sqlalchemy import MetaData, create_engine
+from sqlalchemy.pool import NullPool
+
+from sagakit.db import ensure_database, normalize_url
+from sagakit.tables import messaging_tables
+
+
+def alembic_config(script_location: str, database_url: str) -> Config:
+    """An Alembic config without an ini file (the package ships its migrations)."""
+    config = Config()
+    config.set_main_option("script_location", script_location)
+    url = normalize_url(database_url).render_as_string(hide_password=False)
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+async def migrate(script_location: str, database_url: str, revision: str = "head") -> None:
+    """Create the database if needed, then upgrade it to `revision`."""
+    await ensure_database(database_url)
+    config = alembic_config(script_location, database_url)
+    await asyncio.to_thread(command.upgrade, config, revision)
+
+
+async def downgrade(script_location: str, database_url: str, revision: str) -> None:
+    """Downgrade the database to `revision` (`base` removes every table)."""
+    config = alembic_config(script_location, database_url)
+    await asyncio.to_thread(command.downgrade, config, revision)
+
+
+def run_migrations(metadata: MetaData, default_database: str) -> None:
+    """The body of a service's `migrations/env.py` (synchronous psycopg connection)."""
+    url = context.config.get_main_option("sqlalchemy.url") or os.environ.get("DATABASE_URL")
+    if not url:
+        url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{default_database}"
+    if context.is_offline_mode():
+        context.configure(url=str(normalize_url(url)), target_metadata=metadata, literal_binds=True)
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    engine = create_engine(normalize_url(url), poolclass=NullPool)
+    with engine.connect() as connection:
+        context.configure(connection=connection, target_metadata=metadata)
+        with context.begin_transaction():
+            context.run_migrations()
+    engine.dispose()
+
+
+def create_messaging_tables() -> None:
+    """Create the outbox and inbox (version 1) inside a service migration."""
+    for table in messaging_tables(MetaData()):
+        table.create(op.get_bind())
+
+
+def drop_messaging_tables() -> None:
+    """Drop the outbox and inbox inside a service migration's downgrade."""
+    for table in messaging_tables(MetaData()):
+        op.drop_table(table.name)

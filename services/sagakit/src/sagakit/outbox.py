@@ -1,0 +1,101 @@
+"""The outbox relay: publishes committed outbox rows, then deletes them.
+
+Rows are claimed with `FOR UPDATE SKIP LOCKED`, so several replicas relay in
+parallel without publishing a row twice while it is locked. A crash between
+publishing and deleting publishes the row again on restart: delivery is at
+least once, and consumers dedupe by `event_id` in their inbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Table, delete, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxMessage:
+    """One committed event waiting to be published."""
+
+    event_type: str
+    event_id: str
+    body: str
+    headers: dict[str, Any]
+
+
+Publish = Callable[[list[OutboxMessage]], Awaitable[None]]
+
+
+class OutboxRelay:
+    """Publishes as soon as a commit wakes it, and polls as a safety net."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        outbox: Table,
+        publish: Publish,
+        batch_size: int = 100,
+        poll_seconds: float = 1.0,
+    ) -> None:
+        self._engine = engine
+        self._outbox = outbox
+        self._publish = publish
+        self._batch_size = batch_size
+        self._poll_seconds = poll_seconds
+        self._wakeup = asyncio.Event()
+
+    def wake(self) -> None:
+        """Ask the relay to publish now (called after a commit that wrote outbox rows)."""
+        self._wakeup.set()
+
+    async def run(self) -> None:
+        """Relay until cancelled; errors (Redis or database down) back off and retry."""
+        backoff = self._poll_seconds
+        while True:
+            self._wakeup.clear()
+            try:
+                await self.drain()
+                backoff = self._poll_seconds
+            except Exception:
+                log.exception("outbox relay failed; retrying in %.1fs", backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 30.0)
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), timeout=self._poll_seconds)
+
+    async def drain(self) -> int:
+        """Publish until the outbox is empty; returns how many rows were published."""
+        total = 0
+        while True:
+            published = await self.publish_batch()
+            total += published
+            if published < self._batch_size:
+                return total
+
+    async def publish_batch(self) -> int:
+        """Publish one batch in one transaction; the rows stay if publishing fails."""
+        table = self._outbox
+        query = (
+            select(table.c.id, table.c.event_type, table.c.event_id, table.c.body, table.c.headers)
+            .order_by(table.c.id)
+            .limit(self._batch_size)
+            .with_for_update(skip_locked=True)
+        )
+        async with self._engine.begin() as conn:
+            rows = (await conn.execute(query)).all()
+            if not rows:
+                return 0
+            await self._publish(
+                [OutboxMessage(r.event_type, str(r.event_id), r.body, r.headers) for r in rows]
+            )
+            await conn.execute(delete(table).where(table.c.id.in_([r.id for r in rows])))
+        return len(rows)

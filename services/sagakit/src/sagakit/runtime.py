@@ -1,0 +1,119 @@
+"""A service's moving parts and their lifecycle: engine, Redis, broker, consumers, relay.
+
+Nothing here runs at import time. A service's `bootstrap.py` describes itself
+with a `ServiceSpec`; the web app creates a `ServiceRuntime` from it in its
+lifespan and starts it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from sagakit import db
+from sagakit.consumer import EventConsumer, Handler
+from sagakit.deadletter import DeadLetterQueue
+from sagakit.events import EventType
+from sagakit.outbox import OutboxRelay
+from sagakit.settings import ServiceSettings
+from sagakit.tables import MessagingTables
+from sagakit.transport import EventBus
+from sagakit.uow import AbstractUnitOfWork
+
+log = logging.getLogger(__name__)
+
+UnitOfWorkFactory = Callable[[AsyncEngine, MessagingTables, str, Callable[[], None]], Any]
+"""`(engine, tables, producer, on_commit) -> the service's SQL unit of work`."""
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """What makes one service different from the others."""
+
+    name: str
+    tables: MessagingTables
+    unit_of_work: UnitOfWorkFactory
+    publishes: tuple[EventType, ...]
+    handlers: Mapping[EventType, Handler] = field(default_factory=dict)
+
+
+class ServiceRuntime:
+    """Owns the connections and background tasks of one service process."""
+
+    def __init__(self, spec: ServiceSpec, settings: ServiceSettings) -> None:
+        self.spec = spec
+        self.settings = settings
+        self.engine = db.create_engine(settings.resolved_database_url(), settings.db_pool_size)
+        self.redis = Redis.from_url(settings.redis_url)
+        self.bus = EventBus(settings, self.redis)
+        self.dead_letters = DeadLetterQueue(
+            self.redis, settings.event_prefix + settings.dead_letter_stream
+        )
+        self.relay = OutboxRelay(
+            self.engine,
+            spec.tables.outbox,
+            self.bus.publish,
+            batch_size=settings.relay_batch_size,
+            poll_seconds=settings.relay_poll_seconds,
+        )
+        self.consumer = EventConsumer(
+            group=spec.name,
+            new_uow=self.new_uow,
+            dead_letters=self.dead_letters,
+            max_deliveries=settings.max_deliveries,
+            transport=settings.event_transport.value,
+        )
+        self.bus.declare_publishers(spec.publishes)
+        for event_type, handler in spec.handlers.items():
+            self.bus.subscribe(event_type, self.consumer, handler)
+        self._relay_task: asyncio.Task[None] | None = None
+
+    def new_uow(self) -> AbstractUnitOfWork:
+        """A fresh unit of work whose commits wake the relay."""
+        uow: AbstractUnitOfWork = self.spec.unit_of_work(
+            self.engine, self.spec.tables, self.spec.name, self.relay.wake
+        )
+        return uow
+
+    async def start(self) -> None:
+        """Connect, start consuming and start relaying."""
+        await self.bus.broker.start()
+        self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.spec.name}-relay")
+        log.info(
+            "%s started: transport=%s consumer=%s",
+            self.spec.name,
+            self.settings.event_transport.value,
+            self.settings.consumer_name,
+        )
+
+    async def stop(self) -> None:
+        """Stop consuming first, then relaying, then close connections."""
+        await self.bus.broker.stop()
+        if self._relay_task is not None:
+            self._relay_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._relay_task
+        await self.redis.aclose()
+        await self.engine.dispose()
+
+    async def check(self) -> dict[str, str]:
+        """Readiness: does the database answer, does Redis answer?"""
+        results: dict[str, str] = {}
+        try:
+            await asyncio.wait_for(db.ping(self.engine), timeout=2)
+            results["database"] = "ok"
+        except Exception as exc:
+            results["database"] = f"error: {exc.__class__.__name__}"
+        try:
+            await asyncio.wait_for(self.redis.ping(), timeout=2)
+            results["redis"] = "ok"
+        except Exception as exc:
+            results["redis"] = f"error: {exc.__class__.__name__}"
+        return results

@@ -1,0 +1,53 @@
+"""The outbox and inbox tables every service database has."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Identity,
+    MetaData,
+    String,
+    Table,
+    Text,
+    Uuid,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+
+class MessagingTables(NamedTuple):
+    """Where outgoing events wait for the relay, and which incoming ones were handled."""
+
+    outbox: Table
+    inbox: Table
+
+
+def messaging_tables(metadata: MetaData) -> MessagingTables:
+    """Define the outbox and inbox on a service's metadata.
+
+    Changing these columns needs a new migration in every service.
+    """
+    outbox = Table(
+        "outbox",
+        metadata,
+        Column("id", BigInteger, Identity(), primary_key=True),
+        Column("event_id", Uuid, nullable=False, unique=True),
+        Column("event_type", String(64), nullable=False),
+        Column("booking_id", Uuid, nullable=False),
+        Column("body", Text, nullable=False, comment="the envelope exactly as it is published"),
+        Column("headers", JSONB, nullable=False, server_default="{}"),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
+    inbox = Table(
+        "inbox",
+        metadata,
+        Column("consumer", String(64), primary_key=True),
+        Column("event_id", Uuid, primary_key=True),
+        Column("event_type", String(64), nullable=False),
+        Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
+    return MessagingTables(outbox, inbox)

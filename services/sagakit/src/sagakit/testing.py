@@ -1,0 +1,174 @@
+"""Test helpers: reach the real servers or fail saying what to start, and in-memory fakes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from fastapi import FastAPI
+from redis.asyncio import Redis
+from sqlalchemy import MetaData, create_engine, inspect, text
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
+
+from sagakit.db import normalize_url
+from sagakit.events import Envelope
+from sagakit.migrations import downgrade, migrate
+from sagakit.uow import AbstractUnitOfWork
+
+if TYPE_CHECKING:
+    import httpx
+
+POSTGRES_URL = os.environ.get(
+    "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+START_HINT = (
+    "Start the servers with `make services` (or set TEST_POSTGRES_URL / TEST_REDIS_URL); "
+    "`.ci/run` starts them too."
+)
+
+
+class ServerUnavailable(RuntimeError):
+    """A test needs a server that does not answer."""
+
+
+async def require_postgres(url: str = POSTGRES_URL) -> None:
+    """Raise a clear error unless Postgres answers at `url`."""
+    engine = create_async_engine(normalize_url(url), poolclass=NullPool)
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except Exception as exc:
+        raise ServerUnavailable(f"Postgres is not answering at {url}: {exc}. {START_HINT}") from exc
+    finally:
+        await engine.dispose()
+
+
+async def require_redis(url: str = REDIS_URL) -> None:
+    """Raise a clear error unless Redis answers at `url`."""
+    client = Redis.from_url(url)
+    try:
+        await client.ping()
+    except Exception as exc:
+        raise ServerUnavailable(f"Redis is not answering at {url}: {exc}. {START_HINT}") from exc
+    finally:
+        await client.aclose()
+
+
+def database_url(name: str, server_url: str = POSTGRES_URL) -> str:
+    """The URL of database `name` on the test server."""
+    return normalize_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+async def fresh_database(name: str, script_location: str | None = None) -> str:
+    """Drop and recreate database `name`, migrate it to head if given migrations; return its URL."""
+    await require_postgres()
+    admin = create_async_engine(
+        normalize_url(POSTGRES_URL), isolation_level="AUTOCOMMIT", poolclass=NullPool
+    )
+    async with admin.connect() as conn:
+        await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    await admin.dispose()
+    url = database_url(name)
+    if script_location is not None:
+        await migrate(script_location, url)
+    return url
+
+
+class FakeUnitOfWork(AbstractUnitOfWork):
+    """In-memory unit of work: remembers the inbox and every envelope committed."""
+
+    def __init__(self, producer: str) -> None:
+        super().__init__(producer)
+        self.inbox: set[tuple[str, str]] = set()
+        self.outbox: list[Envelope] = []
+        self.commits = 0
+        self._pending_inbox: tuple[str, str] | None = None
+
+    async def _begin(self) -> None:
+        self._pending_inbox = None
+
+    async def _record_inbox(self, consumer: str, envelope: Envelope) -> bool:
+        key = (consumer, str(envelope.event_id))
+        if key in self.inbox:
+            return False
+        self._pending_inbox = key
+        return True
+
+    async def _commit(self, envelopes: list[Envelope]) -> None:
+        if self._pending_inbox is not None:
+            self.inbox.add(self._pending_inbox)
+        self.outbox.extend(envelopes)
+        self.commits += 1
+
+    async def _end(self) -> None:
+        self._pending_inbox = None
+
+    def event_types(self) -> list[str]:
+        """The event types committed so far, in order."""
+        return [envelope.event_type.value for envelope in self.outbox]
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[bool]], timeout: float = 15.0, interval: float = 0.05
+) -> bool:
+    """Poll `probe` until it is true or `timeout` seconds passed."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        if await probe():
+            return True
+        await asyncio.sleep(interval)
+    return bool(await probe())
+
+
+async def check_migrations(script_location: str, metadata: MetaData, name: str) -> None:
+    """Upgrade, compare with the tables in code, downgrade to nothing, upgrade again."""
+    url = await fresh_database(name, script_location)
+    assert await asyncio.to_thread(_schema_diff, url, metadata) == []
+    await downgrade(script_location, url, "base")
+    assert await asyncio.to_thread(_table_names, url) == ["alembic_version"]
+    await migrate(script_location, url)
+    assert sorted(await asyncio.to_thread(_table_names, url)) == sorted(
+        ["alembic_version", *metadata.tables]
+    )
+
+
+def _schema_diff(url: str, metadata: MetaData) -> list[object]:
+    engine = create_engine(normalize_url(url), poolclass=NullPool)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    engine.dispose()
+    return list(diff)
+
+
+def _table_names(url: str) -> list[str]:
+    engine = create_engine(normalize_url(url), poolclass=NullPool)
+    with engine.connect() as conn:
+        names = inspect(conn).get_table_names()
+    engine.dispose()
+    return names
+
+
+@asynccontextmanager
+async def running_app(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """Run an app's lifespan (runtime, consumers, relay) and talk to it in process."""
+    import httpx  # a test-only dependency
+
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://service") as client:
+            yield client
+
+
+def unique_prefix() -> str:
+    """A stream/channel prefix no other test run uses."""
+    return f"test-{uuid.uuid4().hex[:8]}."

@@ -1,0 +1,188 @@
+"""Redis transport on FastStream: one stream (or channel) per event type.
+
+Streams (the default): every service reads each stream it needs through its
+own consumer group, so each service gets every event once and a service that
+is down catches up when it returns. Two subscribers share the group and the
+consumer name: one reads new entries, the other claims entries left pending
+longer than `claim_idle_ms` (by a crash or a failed attempt).
+
+Pub/Sub (`EVENT_TRANSPORT=pubsub`): the same names as channels; fire and
+forget, so a subscriber that is down misses what was published meanwhile.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from faststream import AckPolicy
+from faststream.redis import RedisBroker, StreamSub
+from faststream.redis.annotations import RedisChannelMessage, RedisStreamMessage
+from faststream.redis.parser.binary import BinaryMessageFormatV1
+from faststream.redis.parser.message import MessageFormat
+
+from sagakit.consumer import Delivery, EventConsumer, Handler
+from sagakit.events import Envelope, EventType
+from sagakit.outbox import OutboxMessage
+from sagakit.settings import ServiceSettings, Transport
+
+if TYPE_CHECKING:
+    from fast_depends.library.serializer import SerializerProto
+    from faststream._internal.basic_types import SendableMessage
+    from faststream._internal.parser import CodecProto
+    from redis.asyncio import Redis
+
+DATA_FIELD = b"__data__"
+
+EVENT_DESCRIPTIONS: dict[EventType, str] = {
+    EventType.CREATED_BOOKING_EVENT: "Booking created (pending); the manager decides on it.",
+    EventType.APPROVED_BOOKING_EVENT: "Manager approved the booking; billing issues a bill.",
+    EventType.REJECTED_BOOKING_EVENT: "Manager rejected the booking; the saga ends rejected.",
+    EventType.BILLED_BOOKING_EVENT: "A bill exists; payment opens a payment request.",
+    EventType.PAID_BOOKING_EVENT: "The customer paid; invoice generates the invoice.",
+    EventType.INSUFFICIENT_FUND_EVENT: "Not enough credit; booking and bill become failed.",
+    EventType.INVOICE_GENERATED_EVENT: "Invoice generated; the booking becomes reserved.",
+}
+
+
+class JsonMessageFormat(MessageFormat):
+    """`__data__` holds `{"data": "<envelope JSON>", "headers": {...}}`, readable with redis-cli."""
+
+    @classmethod
+    async def encode(
+        cls,
+        *,
+        message: SendableMessage | Sequence[SendableMessage],
+        reply_to: str | None,
+        headers: dict[str, Any] | None,
+        correlation_id: str,
+        serializer: SerializerProto | None = None,
+        codec: CodecProto | None = None,
+    ) -> bytes:
+        built = await cls.build(
+            message=message,
+            reply_to=reply_to,
+            headers=headers,
+            correlation_id=correlation_id,
+            serializer=serializer,
+            codec=codec,
+        )
+        return json.dumps({"data": built.data.decode(), "headers": built.headers}).encode()
+
+    @classmethod
+    def parse(cls, data: bytes) -> tuple[bytes, dict[str, Any]]:
+        # FastStream's parser already understands this JSON shape (and raw fields).
+        return BinaryMessageFormatV1.parse(data)
+
+
+class EventBus:
+    """The service's FastStream broker with its publishers and subscribers."""
+
+    def __init__(self, settings: ServiceSettings, redis: Redis) -> None:
+        self.settings = settings
+        self.transport = settings.event_transport
+        self.broker = RedisBroker(
+            settings.redis_url,
+            message_format=JsonMessageFormat,
+            logger=_broker_logger(),
+            log_level=logging.DEBUG,  # one line per message is too much at INFO
+            graceful_timeout=10.0,
+            description=f"Events of the {settings.service_name} service",
+        )
+        self._redis = redis
+        self._publishers: dict[str, Any] = {}
+
+    def name(self, event_type: EventType | str) -> str:
+        """The stream or channel an event type travels on."""
+        return f"{self.settings.event_prefix}{event_type}"
+
+    def declare_publishers(self, event_types: Iterable[EventType]) -> None:
+        """Register what this service publishes (also documents it in AsyncAPI)."""
+        for event_type in event_types:
+            name = self.name(event_type)
+            options: dict[str, Any] = {
+                "title": f"{self.settings.service_name}:{event_type}",
+                "description": EVENT_DESCRIPTIONS[event_type],
+                "schema": Envelope,
+            }
+            if self.transport is Transport.STREAMS:
+                stream = StreamSub(name, maxlen=self.settings.stream_maxlen)
+                self._publishers[event_type] = self.broker.publisher(stream=stream, **options)
+            else:
+                self._publishers[event_type] = self.broker.publisher(channel=name, **options)
+
+    async def publish(self, messages: list[OutboxMessage]) -> None:
+        """Publish a batch in one round trip (a non-transactional pipeline)."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for message in messages:
+                await self._publishers[message.event_type].publish(
+                    message.body.encode(),
+                    headers=message.headers,
+                    correlation_id=message.event_id,
+                    pipeline=pipe,
+                )
+            await pipe.execute()
+
+    def subscribe(self, event_type: EventType, consumer: EventConsumer, handler: Handler) -> None:
+        """Deliver one event type to a handler under the consumer's delivery policy."""
+        if self.transport is Transport.STREAMS:
+            self._subscribe_stream(event_type, consumer, handler)
+        else:
+            self._subscribe_channel(event_type, consumer, handler)
+
+    def _subscribe_stream(
+        self, event_type: EventType, consumer: EventConsumer, handler: Handler
+    ) -> None:
+        settings = self.settings
+        common: dict[str, Any] = {
+            "group": consumer.group,
+            "consumer": settings.consumer_name,
+            "polling_interval": settings.poll_interval_ms,
+        }
+        fresh = StreamSub(self.name(event_type), max_records=50, **common)
+        stale = StreamSub(self.name(event_type), min_idle_time=settings.claim_idle_ms, **common)
+
+        async def on_new(message: RedisStreamMessage) -> None:
+            await consumer.on_stream(message, _stream_delivery(message), handler, reclaimed=False)
+
+        async def on_reclaimed(message: RedisStreamMessage) -> None:
+            await consumer.on_stream(message, _stream_delivery(message), handler, reclaimed=True)
+
+        self.broker.subscriber(
+            stream=fresh,
+            ack_policy=AckPolicy.MANUAL,
+            title=f"{consumer.group}:{event_type}",
+            description=EVENT_DESCRIPTIONS[event_type],
+        )(on_new)
+        self.broker.subscriber(stream=stale, ack_policy=AckPolicy.MANUAL, include_in_schema=False)(
+            on_reclaimed
+        )
+
+    def _subscribe_channel(
+        self, event_type: EventType, consumer: EventConsumer, handler: Handler
+    ) -> None:
+        async def on_message(message: RedisChannelMessage) -> None:
+            raw = message.raw_message
+            delivery = Delivery(raw["channel"], "", message.body, {DATA_FIELD: raw["data"]})
+            await consumer.on_channel(delivery, handler)
+
+        self.broker.subscriber(
+            channel=self.name(event_type),
+            title=f"{consumer.group}:{event_type}",
+            description=EVENT_DESCRIPTIONS[event_type],
+        )(on_message)
+
+
+def _broker_logger() -> logging.Logger:
+    # FastStream narrates its task lifecycle at INFO; keep that for LOG_LEVEL=DEBUG.
+    logger = logging.getLogger("sagakit.broker")
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logging.WARNING)
+    return logger
+
+
+def _stream_delivery(message: RedisStreamMessage) -> Delivery:
+    raw = message.raw_message
+    return Delivery(raw["channel"], raw["message_ids"][0].decode(), message.body, raw["data"])

@@ -1,0 +1,170 @@
+"""The FastAPI shell every service shares: lifespan, health, errors, paging, AsyncAPI."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from decimal import Decimal
+from typing import Annotated, Any, Generic, TypeVar
+
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+from faststream.specification import AsyncAPI
+from faststream.specification.asyncapi.site import get_asyncapi_html
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from sagakit.errors import Conflict, NotFound
+from sagakit.runtime import ServiceRuntime
+from sagakit.uow import AbstractUnitOfWork
+
+T = TypeVar("T")
+
+CustomerId = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@-]*$",
+        description="Customer identifier: letters, digits and _ . @ -",
+        examples=["alice"],
+    ),
+]
+CENT = Decimal("0.01")
+Amount = Annotated[
+    Decimal,
+    AfterValidator(lambda value: value.quantize(CENT)),
+    Field(
+        gt=0,
+        max_digits=12,
+        decimal_places=2,
+        description="Money: positive, at most 2 decimals. Sent back as a string.",
+        examples=["120.00"],
+    ),
+]
+
+
+class StrictBody(BaseModel):
+    """Request bodies reject unknown fields with a 422 naming them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a list endpoint."""
+
+    items: list[T]
+    total: int
+    limit: int
+    offset: int
+
+
+class PageParams(BaseModel):
+    """`?limit=&offset=` of every list endpoint."""
+
+    model_config = ConfigDict(frozen=True)
+    limit: int
+    offset: int
+
+
+def page_params(
+    limit: Annotated[int, Query(ge=1, le=500, description="Page size.")] = 50,
+    offset: Annotated[int, Query(ge=0, description="Items to skip.")] = 0,
+) -> PageParams:
+    """Read the paging query parameters."""
+    return PageParams(limit=limit, offset=offset)
+
+
+PageDep = Annotated[PageParams, Depends(page_params)]
+
+
+def get_runtime(request: Request) -> ServiceRuntime:
+    """The running service's runtime (set by the lifespan)."""
+    runtime: ServiceRuntime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[ServiceRuntime, Depends(get_runtime)]
+
+
+def unit_of_work(runtime: RuntimeDep) -> AbstractUnitOfWork:
+    """A fresh unit of work for one request (services annotate it with their own type)."""
+    return runtime.new_uow()
+
+
+class Health(BaseModel):
+    """Liveness or readiness answer."""
+
+    status: str
+    checks: dict[str, str] = {}
+
+
+health_router = APIRouter(tags=["health"])
+
+
+@health_router.get("/healthz", response_model=Health)
+async def healthz() -> Health:
+    """The process is alive."""
+    return Health(status="ok")
+
+
+@health_router.get("/readyz", response_model=Health, responses={503: {"model": Health}})
+async def readyz(runtime: RuntimeDep) -> Any:
+    """The service's database and Redis answer."""
+    checks = await runtime.check()
+    ready = all(value == "ok" for value in checks.values())
+    body = Health(status="ok" if ready else "unavailable", checks=checks)
+    return body if ready else JSONResponse(body.model_dump(), status_code=503)
+
+
+def _asyncapi_router(title: str, version: str) -> APIRouter:
+    router = APIRouter(tags=["events"])
+
+    def spec(runtime: ServiceRuntime) -> AsyncAPI:
+        return AsyncAPI(runtime.bus.broker, title=title, version=version, schema_version="3.0.0")
+
+    @router.get("/asyncapi.json")
+    async def asyncapi_json(runtime: RuntimeDep) -> Any:
+        """The events this service publishes and consumes (AsyncAPI 3)."""
+        return JSONResponse(spec(runtime).to_specification().to_jsonable())
+
+    @router.get("/asyncapi", response_class=HTMLResponse)
+    async def asyncapi_html(runtime: RuntimeDep) -> str:
+        """The AsyncAPI document rendered as a page."""
+        return get_asyncapi_html(spec(runtime).to_specification())
+
+    return router
+
+
+def create_service_app(
+    *,
+    title: str,
+    description: str,
+    version: str,
+    runtime_factory: Callable[[], ServiceRuntime],
+    routers: Sequence[APIRouter],
+) -> FastAPI:
+    """A FastAPI app that starts the service runtime for its lifetime."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = runtime_factory()
+        app.state.runtime = runtime
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
+    for router in (*routers, health_router, _asyncapi_router(title, version)):
+        app.include_router(router)
+    app.add_exception_handler(NotFound, _status_handler(404))
+    app.add_exception_handler(Conflict, _status_handler(409))
+    return app
+
+
+def _status_handler(status: int) -> Callable[[Request, Exception], Any]:
+    async def handler(_: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=status)
+
+    return handler
