@@ -1,0 +1,179 @@
+"""A tiny service built only from sagakit, on the real Postgres and Redis."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import pytest
+from redis.asyncio import Redis
+from sqlalchemy import Column, Integer, MetaData, Table, Uuid, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from sagakit.db import create_engine
+from sagakit.domain import Aggregate
+from sagakit.events import CreatedBooking, EventType, SagaEvent
+from sagakit.runtime import ServiceRuntime, ServiceSpec
+from sagakit.settings import ServiceSettings, Transport
+from sagakit.tables import messaging_tables
+from sagakit.testing import REDIS_URL, fresh_database, require_redis, unique_prefix
+from sagakit.uow import SqlUnitOfWork
+
+metadata = MetaData()
+messaging = messaging_tables(metadata)
+notes = Table(
+    "notes",
+    metadata,
+    Column("booking_id", Uuid, primary_key=True),
+    Column("seen", Integer, nullable=False),
+)
+
+
+class NotesUnitOfWork(SqlUnitOfWork):
+    def _open_repositories(self, connection: AsyncConnection) -> None:
+        self.conn = connection
+
+
+@dataclass(kw_only=True)
+class Note(Aggregate):
+    booking_id: uuid.UUID = field(default_factory=uuid.uuid4)
+
+    def created(self) -> CreatedBooking:
+        event = CreatedBooking(
+            booking_id=self.booking_id, customer_id="c", item="i", amount=Decimal("1.00")
+        )
+        self.raise_event(event)
+        return event
+
+
+class Behaviour:
+    """What the test service's handlers do; tests flip it."""
+
+    def __init__(self) -> None:
+        self.calls: dict[str, int] = {}
+        self.poisoned: set[uuid.UUID] = set()
+
+    def count(self, name: str) -> None:
+        self.calls[name] = self.calls.get(name, 0) + 1
+
+
+def make_handlers(behaviour: Behaviour) -> dict[EventType, Callable[..., Awaitable[None]]]:
+    async def note(event: SagaEvent, uow: NotesUnitOfWork) -> None:
+        behaviour.count(event.event_type)
+        if event.booking_id in behaviour.poisoned:
+            raise RuntimeError(f"poisoned {event.booking_id}")
+        async with uow:
+            statement = insert(notes).values(booking_id=event.booking_id, seen=1)
+            await uow.conn.execute(
+                statement.on_conflict_do_update(
+                    index_elements=["booking_id"], set_={"seen": notes.c.seen + 1}
+                )
+            )
+            await uow.commit()
+
+    return {EventType.CREATED_BOOKING_EVENT: note, EventType.REJECTED_BOOKING_EVENT: note}
+
+
+@pytest.fixture(scope="session")
+async def database_url() -> str:
+    url = await fresh_database("test_sagakit")
+    engine = create_engine(url)
+    async with engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+    await engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="session")
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(database_url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def redis() -> AsyncIterator[Redis]:
+    await require_redis()
+    client = Redis.from_url(REDIS_URL)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+def behaviour() -> Behaviour:
+    return Behaviour()
+
+
+RuntimeFactory = Callable[..., Awaitable[ServiceRuntime]]
+
+
+@pytest.fixture
+async def start_runtime(database_url: str, behaviour: Behaviour) -> AsyncIterator[RuntimeFactory]:
+    started: list[ServiceRuntime] = []
+    prefix = unique_prefix()
+
+    async def start(
+        transport: Transport = Transport.STREAMS, **overrides: object
+    ) -> ServiceRuntime:
+        settings = ServiceSettings(
+            service_name="notes",
+            database_url=database_url,
+            redis_url=REDIS_URL,
+            event_transport=transport,
+            event_prefix=prefix,
+            max_deliveries=3,
+            claim_idle_ms=200,
+            poll_interval_ms=20,
+            relay_poll_seconds=0.2,
+            **overrides,
+        )
+        spec = ServiceSpec(
+            name="notes",
+            tables=messaging,
+            unit_of_work=NotesUnitOfWork,
+            publishes=(EventType.CREATED_BOOKING_EVENT, EventType.REJECTED_BOOKING_EVENT),
+            handlers=make_handlers(behaviour),
+        )
+        runtime = ServiceRuntime(spec, settings)
+        await runtime.start()
+        started.append(runtime)
+        return runtime
+
+    yield start
+    for runtime in started:
+        await runtime.stop()
+
+
+@pytest.fixture
+def seen(engine: AsyncEngine) -> Callable[[uuid.UUID], Awaitable[int]]:
+    """How many times the test service's handler committed for a booking."""
+
+    async def count(booking_id: uuid.UUID) -> int:
+        async with engine.connect() as conn:
+            query = select(notes.c.seen).where(notes.c.booking_id == booking_id)
+            return int(await conn.scalar(query) or 0)
+
+    return count
+
+
+@pytest.fixture
+def commit_created(engine: AsyncEngine) -> Callable[..., Awaitable[uuid.UUID]]:
+    """Commit a state change that raises CREATED_BOOKING_EVENT; returns the booking id."""
+
+    async def commit(on_commit: Callable[[], None] | None = None) -> uuid.UUID:
+        note = Note()
+        note.created()
+        async with NotesUnitOfWork(engine, messaging, "notes", on_commit) as uow:
+            uow.track(note)
+            await uow.commit()
+        return note.booking_id
+
+    return commit
+
+
+@pytest.fixture
+def outbox_table() -> Table:
+    return messaging.outbox
