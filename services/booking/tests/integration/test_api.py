@@ -4,9 +4,8 @@ from collections.abc import Awaitable
 from redis.asyncio import Redis
 
 from booking.config import Settings
-from sagakit.events import Envelope, parse_envelope
-from sagakit.testing import eventually
-from sagakit.transport import JsonMessageFormat
+from sagakit.events import Envelope
+from sagakit.testing import eventually, read_envelopes
 
 
 async def test_create_then_read_a_booking(client) -> None:
@@ -30,8 +29,7 @@ async def test_created_booking_event_reaches_the_stream(
     stream = f"{settings.event_prefix}CREATED_BOOKING_EVENT"
 
     async def published() -> list[Envelope]:
-        entries = await redis.xrange(stream)
-        envelopes = [parse_envelope(JsonMessageFormat.parse(f[b"__data__"])[0]) for _, f in entries]
+        envelopes = await read_envelopes(redis, stream)
         return [e for e in envelopes if str(e.booking_id) == created["id"]]
 
     assert await eventually(lambda: _truthy(published()))

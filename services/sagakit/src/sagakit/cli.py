@@ -6,7 +6,6 @@ import asyncio
 from collections.abc import Callable
 
 import typer
-import uvicorn
 
 from sagakit import migrations
 from sagakit.logs import configure_logging
@@ -31,6 +30,8 @@ def service_cli(
         configure_logging(settings.service_name, settings.log_level)
         if migrate:
             asyncio.run(migrations.migrate(script_location, settings.resolved_database_url()))
+        import uvicorn  # only `serve` needs the server
+
         uvicorn.run(
             app_factory_path,
             factory=True,

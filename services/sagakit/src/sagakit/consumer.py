@@ -14,19 +14,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Protocol
 
 from sagakit.deadletter import DeadLetterQueue, Failure
 from sagakit.events import MalformedEvent, SagaEvent, parse_envelope
-from sagakit.uow import AbstractUnitOfWork, AlreadyProcessed
+from sagakit.uow import AbstractUnitOfWork, AlreadyProcessed, Handler
 
 log = logging.getLogger(__name__)
-
-Handler = Callable[[Any, Any], Awaitable[None]]
-"""`async def handler(event: SomeSagaEvent, uow: ServiceUnitOfWork) -> None`."""
 
 
 class Outcome(StrEnum):

@@ -13,11 +13,15 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, create_model
 
 SCHEMA_VERSION = 1
+CENT = Decimal("0.01")
 
-Money = Annotated[Decimal, Field(max_digits=12, decimal_places=2)]
+Money = Annotated[
+    Decimal, Field(max_digits=12, decimal_places=2), AfterValidator(lambda v: v.quantize(CENT))
+]
+"""Money always carries two decimals: "120.50", never "120.5"."""
 
 
 class EventType(StrEnum):
@@ -180,3 +184,21 @@ def _describe(exc: ValidationError) -> str:
         where = ".".join(str(part) for part in error["loc"]) or "message"
         parts.append(f"{where}: {error['msg']}")
     return "; ".join(parts)
+
+
+def envelope_model(event_type: EventType) -> type[BaseModel]:
+    """An envelope whose payload is typed for one event type (for AsyncAPI documents)."""
+    event = EVENT_MODELS[event_type]
+    fields: dict[str, Any] = {
+        name: (info.annotation, info)
+        for name, info in event.model_fields.items()
+        if name != "booking_id"
+    }
+    payload = create_model(f"{event.__name__}Payload", **fields)
+    typed: type[BaseModel] = create_model(
+        f"{event.__name__}Envelope",
+        __base__=Envelope,
+        __doc__=f"{event_type}: {event.__doc__}",
+        payload=(payload, ...),
+    )
+    return typed

@@ -51,26 +51,38 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._poll_seconds = poll_seconds
         self._wakeup = asyncio.Event()
+        self._stopping = False
 
     def wake(self) -> None:
         """Ask the relay to publish now (called after a commit that wrote outbox rows)."""
         self._wakeup.set()
 
+    def stop(self) -> None:
+        """Ask the loop to end; it checks between batches, so no batch is cut in half."""
+        self._stopping = True
+        self._wakeup.set()
+
     async def run(self) -> None:
-        """Relay until cancelled; errors (Redis or database down) back off and retry."""
+        """Relay until stopped; errors (Redis or database down) back off and retry."""
         backoff = self._poll_seconds
-        while True:
+        while not self._stopping:
             self._wakeup.clear()
             try:
                 await self.drain()
                 backoff = self._poll_seconds
             except Exception:
                 log.exception("outbox relay failed; retrying in %.1fs", backoff)
-                await asyncio.sleep(backoff)
+                await self._sleep(backoff)
                 backoff = min(backoff * 2, 30.0)
                 continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), timeout=self._poll_seconds)
+            await self._sleep(self._poll_seconds)
+
+    async def _sleep(self, seconds: float) -> None:
+        # Wakes early on a commit or stop(); asyncio.timeout, unlike wait_for on 3.11,
+        # never swallows a cancellation.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._wakeup.wait()
 
     async def drain(self) -> int:
         """Publish until the outbox is empty; returns how many rows were published."""

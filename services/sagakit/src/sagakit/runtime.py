@@ -8,7 +8,6 @@ lifespan and starts it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -18,14 +17,14 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sagakit import db
-from sagakit.consumer import EventConsumer, Handler
+from sagakit.consumer import EventConsumer
 from sagakit.deadletter import DeadLetterQueue
 from sagakit.events import EventType
 from sagakit.outbox import OutboxRelay
 from sagakit.settings import ServiceSettings
 from sagakit.tables import MessagingTables
 from sagakit.transport import EventBus
-from sagakit.uow import AbstractUnitOfWork
+from sagakit.uow import AbstractUnitOfWork, Handler
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +73,7 @@ class ServiceRuntime:
         for event_type, handler in spec.handlers.items():
             self.bus.subscribe(event_type, self.consumer, handler)
         self._relay_task: asyncio.Task[None] | None = None
+        self._stopped = False
 
     def new_uow(self) -> AbstractUnitOfWork:
         """A fresh unit of work whose commits wake the relay."""
@@ -94,12 +94,17 @@ class ServiceRuntime:
         )
 
     async def stop(self) -> None:
-        """Stop consuming first, then relaying, then close connections."""
+        """Stop consuming first, then relaying, then close connections (once)."""
+        if self._stopped:
+            return
+        self._stopped = True
         await self.bus.broker.stop()
-        if self._relay_task is not None:
-            self._relay_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._relay_task
+        self.relay.stop()
+        task = self._relay_task
+        while task is not None and not task.done():
+            # A cancellation can be absorbed by a driver mid-call; ask again until it ends.
+            task.cancel()
+            await asyncio.wait({task}, timeout=1.0)
         await self.redis.aclose()
         await self.engine.dispose()
 

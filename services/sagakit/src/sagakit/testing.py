@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -18,8 +19,9 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from sagakit.db import normalize_url
-from sagakit.events import Envelope
+from sagakit.events import Envelope, MalformedEvent, parse_envelope
 from sagakit.migrations import downgrade, migrate
+from sagakit.transport import DATA_FIELD, JsonMessageFormat
 from sagakit.uow import AbstractUnitOfWork
 
 if TYPE_CHECKING:
@@ -172,3 +174,33 @@ async def running_app(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 def unique_prefix() -> str:
     """A stream/channel prefix no other test run uses."""
     return f"test-{uuid.uuid4().hex[:8]}."
+
+
+def wire(envelope: Envelope) -> bytes:
+    """The `__data__` field the transport writes for an envelope."""
+    return json.dumps({"data": envelope.model_dump_json(), "headers": {}}).encode()
+
+
+async def xadd_envelope(redis: Redis, stream: str, envelope: Envelope) -> str:
+    """Deliver an envelope onto a stream the way a publishing service does."""
+    entry_id = await redis.xadd(stream, {DATA_FIELD: wire(envelope)})
+    return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+
+
+async def read_envelopes(redis: Redis, stream: str) -> list[Envelope]:
+    """Every envelope on a stream, oldest first (entries that are not envelopes are left out)."""
+    entries = cast(list[tuple[bytes, dict[bytes, bytes]]], await redis.xrange(stream))
+    envelopes = []
+    for _, fields in entries:
+        try:
+            envelopes.append(parse_envelope(JsonMessageFormat.parse(fields[DATA_FIELD])[0]))
+        except (KeyError, MalformedEvent):
+            continue
+    return envelopes
+
+
+async def consumed(redis: Redis, stream: str, group: str) -> bool:
+    """Has the group read every entry of the stream and acked all of them?"""
+    groups = {g["name"].decode(): g for g in await redis.xinfo_groups(stream)}
+    info = groups.get(group)
+    return info is not None and info["lag"] == 0 and info["pending"] == 0

@@ -23,10 +23,11 @@ from faststream.redis.annotations import RedisChannelMessage, RedisStreamMessage
 from faststream.redis.parser.binary import BinaryMessageFormatV1
 from faststream.redis.parser.message import MessageFormat
 
-from sagakit.consumer import Delivery, EventConsumer, Handler
-from sagakit.events import Envelope, EventType
+from sagakit.consumer import Delivery, EventConsumer
+from sagakit.events import EventType, envelope_model
 from sagakit.outbox import OutboxMessage
 from sagakit.settings import ServiceSettings, Transport
+from sagakit.uow import Handler
 
 if TYPE_CHECKING:
     from fast_depends.library.serializer import SerializerProto
@@ -105,7 +106,7 @@ class EventBus:
             options: dict[str, Any] = {
                 "title": f"{self.settings.service_name}:{event_type}",
                 "description": EVENT_DESCRIPTIONS[event_type],
-                "schema": Envelope,
+                "schema": envelope_model(event_type),
             }
             if self.transport is Transport.STREAMS:
                 stream = StreamSub(name, maxlen=self.settings.stream_maxlen)

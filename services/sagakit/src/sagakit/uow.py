@@ -11,22 +11,23 @@ Entering the unit of work for an incoming event records the event in the
 inbox first; if it was already handled, entering raises `AlreadyProcessed`
 and the handler never runs. Committing turns every event the touched
 aggregates raised into an outbox row in the same transaction.
+
+This module holds only the abstract part (handlers depend on it); the
+Postgres implementation is `sagakit.postgres.SqlUnitOfWork`.
 """
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import Self
-
-from sqlalchemy import insert
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from typing import Any, Self
 
 from sagakit.domain import Aggregate
 from sagakit.events import Envelope
-from sagakit.tables import MessagingTables
+
+Handler = Callable[[Any, Any], Awaitable[None]]
+"""`async def handler(event: SomeSagaEvent, uow: ServiceUnitOfWork) -> None`."""
 
 
 class AlreadyProcessed(Exception):
@@ -43,7 +44,10 @@ class AbstractUnitOfWork(abc.ABC):
         self.consumer = ""
 
     def handling(self, envelope: Envelope, consumer: str) -> Self:
-        """Bind the unit of work to an incoming event so entering it dedupes via the inbox."""
+        """Bind the unit of work to one incoming event; entering it dedupes via the inbox.
+
+        The binding lasts for one `async with` block.
+        """
         self.causation = envelope
         self.consumer = consumer
         return self
@@ -55,7 +59,9 @@ class AbstractUnitOfWork(abc.ABC):
             self.consumer, self.causation
         ):
             await self._end()
-            raise AlreadyProcessed(str(self.causation.event_id))
+            event_id = self.causation.event_id
+            self._unbind()
+            raise AlreadyProcessed(str(event_id))
         return self
 
     async def __aexit__(
@@ -65,6 +71,11 @@ class AbstractUnitOfWork(abc.ABC):
         tb: TracebackType | None,
     ) -> None:
         await self._end()
+        self._unbind()
+
+    def _unbind(self) -> None:
+        self.causation = None
+        self.consumer = ""
 
     def track(self, aggregate: Aggregate) -> None:
         """Remember an aggregate so its events are stored when the transaction commits."""
@@ -96,66 +107,3 @@ class AbstractUnitOfWork(abc.ABC):
     @abc.abstractmethod
     async def _end(self) -> None:
         """Roll back whatever was not committed and release the connection."""
-
-
-class SqlUnitOfWork(AbstractUnitOfWork):
-    """Postgres implementation; services subclass it to open their repositories."""
-
-    connection: AsyncConnection
-
-    def __init__(
-        self,
-        engine: AsyncEngine,
-        tables: MessagingTables,
-        producer: str,
-        on_commit: Callable[[], None] | None = None,
-    ) -> None:
-        super().__init__(producer)
-        self._engine = engine
-        self._tables = tables
-        self._on_commit = on_commit
-
-    async def _begin(self) -> None:
-        self.connection = await self._engine.connect()
-        await self.connection.begin()
-        self._open_repositories(self.connection)
-
-    def _open_repositories(self, connection: AsyncConnection) -> None:
-        """Subclasses create their repositories on the transaction's connection."""
-
-    async def _record_inbox(self, consumer: str, envelope: Envelope) -> bool:
-        statement = (
-            pg_insert(self._tables.inbox)
-            .values(
-                consumer=consumer,
-                event_id=envelope.event_id,
-                event_type=envelope.event_type.value,
-            )
-            .on_conflict_do_nothing()
-            .returning(self._tables.inbox.c.event_id)
-        )
-        result = await self.connection.execute(statement)
-        return result.scalar_one_or_none() is not None
-
-    async def _commit(self, envelopes: list[Envelope]) -> None:
-        if envelopes:
-            await self.connection.execute(
-                insert(self._tables.outbox), [_outbox_row(envelope) for envelope in envelopes]
-            )
-        await self.connection.commit()
-        if envelopes and self._on_commit is not None:
-            self._on_commit()
-
-    async def _end(self) -> None:
-        await self.connection.rollback()
-        await self.connection.close()
-
-
-def _outbox_row(envelope: Envelope) -> dict[str, object]:
-    return {
-        "event_id": envelope.event_id,
-        "event_type": envelope.event_type.value,
-        "booking_id": envelope.booking_id,
-        "body": envelope.model_dump_json(),
-        "headers": {},
-    }

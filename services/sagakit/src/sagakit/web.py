@@ -7,29 +7,27 @@ from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
-from faststream.specification import AsyncAPI
-from faststream.specification.asyncapi.site import get_asyncapi_html
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from sagakit import asyncapi
 from sagakit.errors import Conflict, NotFound
+from sagakit.events import CENT
 from sagakit.runtime import ServiceRuntime
 from sagakit.uow import AbstractUnitOfWork
 
 T = TypeVar("T")
 
-CustomerId = Annotated[
-    str,
-    Field(
-        min_length=1,
-        max_length=64,
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@-]*$",
-        description="Customer identifier: letters, digits and _ . @ -",
-        examples=["alice"],
-    ),
-]
-CENT = Decimal("0.01")
+CUSTOMER_ID_RULES: dict[str, Any] = {
+    "min_length": 1,
+    "max_length": 64,
+    "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.@-]*$",
+    "description": "Customer identifier: letters, digits and _ . @ -",
+    "examples": ["alice"],
+}
+CustomerId = Annotated[str, Field(**CUSTOMER_ID_RULES)]
+CustomerIdPath = Annotated[str, Path(**CUSTOMER_ID_RULES)]
 Amount = Annotated[
     Decimal,
     AfterValidator(lambda value: value.quantize(CENT)),
@@ -119,18 +117,15 @@ async def readyz(runtime: RuntimeDep) -> Any:
 def _asyncapi_router(title: str, version: str) -> APIRouter:
     router = APIRouter(tags=["events"])
 
-    def spec(runtime: ServiceRuntime) -> AsyncAPI:
-        return AsyncAPI(runtime.bus.broker, title=title, version=version, schema_version="3.0.0")
-
     @router.get("/asyncapi.json")
     async def asyncapi_json(runtime: RuntimeDep) -> Any:
         """The events this service publishes and consumes (AsyncAPI 3)."""
-        return JSONResponse(spec(runtime).to_specification().to_jsonable())
+        return JSONResponse(asyncapi.document(runtime.bus.broker, title, version))
 
     @router.get("/asyncapi", response_class=HTMLResponse)
     async def asyncapi_html(runtime: RuntimeDep) -> str:
         """The AsyncAPI document rendered as a page."""
-        return get_asyncapi_html(spec(runtime).to_specification())
+        return asyncapi.html(asyncapi.document(runtime.bus.broker, title, version))
 
     return router
 

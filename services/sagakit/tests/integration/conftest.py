@@ -16,11 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sagakit.db import create_engine
 from sagakit.domain import Aggregate
 from sagakit.events import CreatedBooking, EventType, SagaEvent
+from sagakit.postgres import SqlUnitOfWork
 from sagakit.runtime import ServiceRuntime, ServiceSpec
 from sagakit.settings import ServiceSettings, Transport
 from sagakit.tables import messaging_tables
 from sagakit.testing import REDIS_URL, fresh_database, require_redis, unique_prefix
-from sagakit.uow import SqlUnitOfWork
 
 metadata = MetaData()
 messaging = messaging_tables(metadata)

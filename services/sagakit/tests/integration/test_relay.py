@@ -70,3 +70,17 @@ async def test_two_relays_never_publish_the_same_row_twice(
     await asyncio.gather(*(relay.drain() for relay in relays))
     assert len(published) == 40
     assert len(set(published)) == 40
+
+
+async def test_the_runtime_stops_promptly_even_right_after_a_commit(
+    start_runtime, commit_created
+) -> None:
+    # Stops land at different moments of the relay's publish; none may hang.
+    for ticks in range(0, 30, 3):
+        runtime = await start_runtime()
+        await commit_created(runtime.relay.wake)
+        for _ in range(ticks):
+            await asyncio.sleep(0)
+        stopping = asyncio.create_task(runtime.stop())
+        done, _ = await asyncio.wait({stopping}, timeout=10)
+        assert done, f"stop() still waiting {ticks} ticks after a commit"

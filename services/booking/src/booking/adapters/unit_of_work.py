@@ -4,7 +4,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from booking.adapters.repository import SqlBookingRepository
 from booking.service_layer.unit_of_work import BookingUnitOfWork
-from sagakit.uow import SqlUnitOfWork
+from sagakit.postgres import SqlUnitOfWork
 
 
 class SqlBookingUnitOfWork(SqlUnitOfWork, BookingUnitOfWork):

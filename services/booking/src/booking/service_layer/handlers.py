@@ -8,7 +8,6 @@ from collections.abc import Callable
 from booking.domain.commands import CreateBooking
 from booking.domain.model import Booking
 from booking.service_layer.unit_of_work import BookingUnitOfWork
-from sagakit.consumer import Handler
 from sagakit.errors import NotFound
 from sagakit.events import (
     ApprovedBooking,
@@ -17,6 +16,7 @@ from sagakit.events import (
     InvoiceGenerated,
     RejectedBooking,
 )
+from sagakit.uow import Handler
 
 
 async def create_booking(cmd: CreateBooking, uow: BookingUnitOfWork) -> Booking:
