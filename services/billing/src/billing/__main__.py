@@ -1,0 +1,3 @@
+from billing.entrypoints.cli import main
+
+main()

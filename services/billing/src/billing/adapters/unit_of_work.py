@@ -1,0 +1,14 @@
+"""The billing unit of work on Postgres."""
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from billing.adapters.repository import SqlBillRepository
+from billing.service_layer.unit_of_work import BillingUnitOfWork
+from sagakit.postgres import SqlUnitOfWork
+
+
+class SqlBillingUnitOfWork(SqlUnitOfWork, BillingUnitOfWork):
+    """Opens the bill repository on the transaction's connection."""
+
+    def _open_repositories(self, connection: AsyncConnection) -> None:
+        self.bills = SqlBillRepository(connection, self.track)

@@ -1,0 +1,38 @@
+"""The billing HTTP API (read-only: bills are issued by events)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+
+from billing.domain.model import BillStatus
+from billing.entrypoints.schemas import BillPublic
+from billing.service_layer import views
+from billing.service_layer.unit_of_work import BillFilter, BillingUnitOfWork
+from sagakit.web import CustomerId, Page, PageDep, unit_of_work
+
+router = APIRouter(prefix="/bills", tags=["bills"])
+UowDep = Annotated[BillingUnitOfWork, Depends(unit_of_work)]
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No bill for this booking"}}
+
+
+@router.get("/{booking_id}", response_model=BillPublic, responses=NOT_FOUND)
+async def get_bill(booking_id: uuid.UUID, uow: UowDep) -> BillPublic:
+    """The bill of one booking and its current status."""
+    return BillPublic.of(await views.bill(booking_id, uow))
+
+
+@router.get("", response_model=Page[BillPublic])
+async def list_bills(
+    uow: UowDep,
+    page: PageDep,
+    status: Annotated[BillStatus | None, Query(description="Only this status.")] = None,
+    customer_id: Annotated[CustomerId | None, Query(description="Only this customer.")] = None,
+) -> Page[BillPublic]:
+    """Bills, newest first, filtered by status and customer."""
+    where = BillFilter(status=status, customer_id=customer_id)
+    found, total = await views.bills(where, page.limit, page.offset, uow)
+    items = [BillPublic.of(bill) for bill in found]
+    return Page(items=items, total=total, limit=page.limit, offset=page.offset)

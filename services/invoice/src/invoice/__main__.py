@@ -1,0 +1,3 @@
+from invoice.entrypoints.cli import main
+
+main()

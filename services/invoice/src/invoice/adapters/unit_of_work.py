@@ -1,0 +1,14 @@
+"""The invoice unit of work on Postgres."""
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from invoice.adapters.repository import SqlInvoiceRepository
+from invoice.service_layer.unit_of_work import InvoiceUnitOfWork
+from sagakit.postgres import SqlUnitOfWork
+
+
+class SqlInvoiceUnitOfWork(SqlUnitOfWork, InvoiceUnitOfWork):
+    """Opens the invoice repository on the transaction's connection."""
+
+    def _open_repositories(self, connection: AsyncConnection) -> None:
+        self.invoices = SqlInvoiceRepository(connection, self.track)

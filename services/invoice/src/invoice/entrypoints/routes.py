@@ -1,0 +1,36 @@
+"""The invoice HTTP API (read-only: invoices are generated from events)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+
+from invoice.entrypoints.schemas import InvoicePublic
+from invoice.service_layer import views
+from invoice.service_layer.unit_of_work import InvoiceFilter, InvoiceUnitOfWork
+from sagakit.web import CustomerId, Page, PageDep, unit_of_work
+
+router = APIRouter(prefix="/invoices", tags=["invoices"])
+UowDep = Annotated[InvoiceUnitOfWork, Depends(unit_of_work)]
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No invoice for this booking"}}
+
+
+@router.get("/{booking_id}", response_model=InvoicePublic, responses=NOT_FOUND)
+async def get_invoice(booking_id: uuid.UUID, uow: UowDep) -> InvoicePublic:
+    """The invoice of one booking, once the booking is paid."""
+    return InvoicePublic.of(await views.invoice(booking_id, uow))
+
+
+@router.get("", response_model=Page[InvoicePublic])
+async def list_invoices(
+    uow: UowDep,
+    page: PageDep,
+    customer_id: Annotated[CustomerId | None, Query(description="Only this customer.")] = None,
+) -> Page[InvoicePublic]:
+    """Invoices, newest first, filtered by customer."""
+    where = InvoiceFilter(customer_id=customer_id)
+    found, total = await views.invoices(where, page.limit, page.offset, uow)
+    items = [InvoicePublic.of(invoice) for invoice in found]
+    return Page(items=items, total=total, limit=page.limit, offset=page.offset)

@@ -1,0 +1,4 @@
+from invoice.adapters.orm import metadata
+from sagakit.migrations import run_migrations
+
+run_migrations(metadata, default_database="invoice")

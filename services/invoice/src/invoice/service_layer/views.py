@@ -1,0 +1,26 @@
+"""Read-only queries for the HTTP API."""
+
+from __future__ import annotations
+
+import uuid
+
+from invoice.domain.model import Invoice
+from invoice.service_layer.unit_of_work import InvoiceFilter, InvoiceUnitOfWork
+from sagakit.errors import NotFound
+
+
+async def invoice(booking_id: uuid.UUID, uow: InvoiceUnitOfWork) -> Invoice:
+    """The invoice of one booking; raises NotFound."""
+    async with uow:
+        found = await uow.invoices.get(booking_id)
+    if found is None:
+        raise NotFound(f"no invoice for booking {booking_id}")
+    return found
+
+
+async def invoices(
+    where: InvoiceFilter, limit: int, offset: int, uow: InvoiceUnitOfWork
+) -> tuple[list[Invoice], int]:
+    """A page of invoices, newest first, and how many match in total."""
+    async with uow:
+        return await uow.invoices.find(where, limit, offset)

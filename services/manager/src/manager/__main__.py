@@ -1,0 +1,3 @@
+from manager.entrypoints.cli import main
+
+main()

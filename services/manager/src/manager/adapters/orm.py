@@ -1,0 +1,23 @@
+"""The manager database schema (SQLAlchemy Core tables; migrations must match)."""
+
+from sqlalchemy import Column, DateTime, Index, MetaData, Numeric, String, Table, Text, Uuid
+
+from sagakit.tables import messaging_tables
+
+metadata = MetaData()
+messaging = messaging_tables(metadata)
+
+approvals = Table(
+    "approvals",
+    metadata,
+    Column("booking_id", Uuid, primary_key=True),
+    Column("customer_id", String(64), nullable=False),
+    Column("item", String(200), nullable=False),
+    Column("amount", Numeric(12, 2), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("decided_at", DateTime(timezone=True), nullable=True),
+    Index("ix_approvals_customer_id", "customer_id"),
+    Index("ix_approvals_status", "status"),
+)

@@ -1,0 +1,14 @@
+"""The manager unit of work on Postgres."""
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from manager.adapters.repository import SqlApprovalRepository
+from manager.service_layer.unit_of_work import ManagerUnitOfWork
+from sagakit.postgres import SqlUnitOfWork
+
+
+class SqlManagerUnitOfWork(SqlUnitOfWork, ManagerUnitOfWork):
+    """Opens the approval repository on the transaction's connection."""
+
+    def _open_repositories(self, connection: AsyncConnection) -> None:
+        self.approvals = SqlApprovalRepository(connection, self.track)

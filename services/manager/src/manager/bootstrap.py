@@ -1,0 +1,22 @@
+"""The one place that wires the manager service's settings, adapters and handlers."""
+
+from manager.adapters.orm import messaging
+from manager.adapters.unit_of_work import SqlManagerUnitOfWork
+from manager.config import Settings
+from manager.service_layer.handlers import event_handlers
+from sagakit.events import EventType
+from sagakit.runtime import ServiceRuntime, ServiceSpec
+
+
+def bootstrap(settings: Settings | None = None) -> ServiceRuntime:
+    """A runtime for the manager service (not started)."""
+    resolved = settings or Settings()
+    # Built here, not at import time: the handlers depend on the auto-approval setting.
+    spec = ServiceSpec(
+        name="manager",
+        tables=messaging,
+        unit_of_work=SqlManagerUnitOfWork,
+        publishes=(EventType.APPROVED_BOOKING_EVENT, EventType.REJECTED_BOOKING_EVENT),
+        handlers=event_handlers(resolved.auto_approve),
+    )
+    return ServiceRuntime(spec, resolved)

@@ -1,0 +1,52 @@
+"""HTTP request and response bodies of the manager API."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+
+from pydantic import BaseModel, Field
+
+from manager.domain.model import Approval, ApprovalStatus
+from sagakit.web import StrictBody
+
+DEFAULT_REJECTION_REASON = "rejected by manager"
+
+
+class ApprovalReject(StrictBody):
+    """What a manager may say when rejecting a booking."""
+
+    reason: str = Field(
+        default=DEFAULT_REJECTION_REASON,
+        min_length=1,
+        max_length=500,
+        examples=["the room is closed for repairs"],
+    )
+
+
+class ApprovalPublic(BaseModel):
+    """An approval as the API shows it."""
+
+    booking_id: uuid.UUID
+    customer_id: str
+    item: str
+    amount: Decimal
+    status: ApprovalStatus
+    reason: str | None
+    created_at: datetime
+    decided_at: datetime | None
+
+    @classmethod
+    def of(cls, approval: Approval) -> ApprovalPublic:
+        """Copy a domain approval into the response shape."""
+        return cls(
+            booking_id=approval.booking_id,
+            customer_id=approval.customer_id,
+            item=approval.item,
+            amount=approval.amount,
+            status=approval.status,
+            reason=approval.reason,
+            created_at=approval.created_at,
+            decided_at=approval.decided_at,
+        )

@@ -1,0 +1,59 @@
+"""One handler per command and per event the manager service receives."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from functools import partial
+
+from manager.domain.commands import ApproveBooking, RejectBooking
+from manager.domain.model import Approval
+from manager.service_layer.unit_of_work import ManagerUnitOfWork
+from sagakit.errors import NotFound
+from sagakit.events import CreatedBooking, EventType
+from sagakit.uow import Handler
+
+
+async def created_booking(
+    event: CreatedBooking, uow: ManagerUnitOfWork, *, auto_approve: bool
+) -> None:
+    """CREATED_BOOKING_EVENT: a pending approval, approved at once when auto-approval is on."""
+    async with uow:
+        if await uow.approvals.get(event.booking_id, for_update=True) is None:
+            approval = Approval.request(
+                event.booking_id, event.customer_id, event.item, event.amount
+            )
+            if auto_approve:
+                approval.approve()
+            await uow.approvals.add(approval)
+        await uow.commit()  # also when it existed: the inbox row marks the event as seen
+
+
+async def approve_booking(cmd: ApproveBooking, uow: ManagerUnitOfWork) -> Approval:
+    """Approve a pending booking and raise APPROVED_BOOKING_EVENT in the same transaction."""
+    return await _decide(uow, cmd.booking_id, lambda approval: approval.approve())
+
+
+async def reject_booking(cmd: RejectBooking, uow: ManagerUnitOfWork) -> Approval:
+    """Reject a pending booking and raise REJECTED_BOOKING_EVENT in the same transaction."""
+    return await _decide(uow, cmd.booking_id, lambda approval: approval.reject(cmd.reason))
+
+
+async def _decide(
+    uow: ManagerUnitOfWork, booking_id: uuid.UUID, decide: Callable[[Approval], bool]
+) -> Approval:
+    async with uow:
+        approval = await uow.approvals.get(booking_id, for_update=True)
+        if approval is None:
+            raise NotFound(f"no approval for booking {booking_id}")
+        if decide(approval):
+            await uow.approvals.save(approval)
+            await uow.commit()
+    return approval
+
+
+def event_handlers(auto_approve: bool) -> dict[EventType, Handler]:
+    """The events the manager subscribes to, with the auto-approval setting bound in."""
+    return {
+        EventType.CREATED_BOOKING_EVENT: partial(created_booking, auto_approve=auto_approve),
+    }

@@ -1,0 +1,42 @@
+"""The ports the manager handlers need: a repository inside a unit of work."""
+
+from __future__ import annotations
+
+import abc
+import uuid
+from dataclasses import dataclass
+
+from manager.domain.model import Approval, ApprovalStatus
+from sagakit.uow import AbstractUnitOfWork
+
+
+@dataclass(frozen=True)
+class ApprovalFilter:
+    """Which approvals a list shows."""
+
+    status: ApprovalStatus | None = None
+    customer_id: str | None = None
+
+
+class AbstractApprovalRepository(abc.ABC):
+    """Approvals by booking id; `for_update` locks the row until the transaction ends."""
+
+    @abc.abstractmethod
+    async def add(self, approval: Approval) -> None: ...
+
+    @abc.abstractmethod
+    async def get(self, booking_id: uuid.UUID, *, for_update: bool = False) -> Approval | None: ...
+
+    @abc.abstractmethod
+    async def save(self, approval: Approval) -> None: ...
+
+    @abc.abstractmethod
+    async def find(
+        self, where: ApprovalFilter, limit: int, offset: int
+    ) -> tuple[list[Approval], int]: ...
+
+
+class ManagerUnitOfWork(AbstractUnitOfWork):
+    """A transaction over the manager database."""
+
+    approvals: AbstractApprovalRepository

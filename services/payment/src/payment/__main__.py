@@ -1,0 +1,3 @@
+from payment.entrypoints.cli import main
+
+main()

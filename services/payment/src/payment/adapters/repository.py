@@ -1,0 +1,110 @@
+"""Customers and payments stored in Postgres."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from payment.adapters.orm import customers, payments
+from payment.domain.model import Customer, Payment, PaymentStatus
+from payment.service_layer.unit_of_work import (
+    AbstractCustomerRepository,
+    AbstractPaymentRepository,
+    PaymentFilter,
+)
+from sagakit.domain import Aggregate
+
+
+class SqlCustomerRepository(AbstractCustomerRepository):
+    """Reads and writes customers on the unit of work's connection."""
+
+    def __init__(self, connection: AsyncConnection, track: Callable[[Aggregate], None]) -> None:
+        self._conn = connection
+        self._track = track
+
+    async def get(self, customer_id: str, *, for_update: bool = False) -> Customer | None:
+        query = select(customers).where(customers.c.customer_id == customer_id)
+        if for_update:
+            query = query.with_for_update()
+        row = (await self._conn.execute(query)).mappings().one_or_none()
+        if row is None:
+            return None
+        customer = Customer(**row)
+        self._track(customer)
+        return customer
+
+    async def save(self, customer: Customer) -> None:
+        # An upsert: two first-time "set credit" calls for one customer both succeed.
+        values = {"credit": customer.credit, "updated_at": customer.updated_at}
+        statement = pg_insert(customers).values(customer_id=customer.customer_id, **values)
+        await self._conn.execute(
+            statement.on_conflict_do_update(index_elements=[customers.c.customer_id], set_=values)
+        )
+        self._track(customer)
+
+
+class SqlPaymentRepository(AbstractPaymentRepository):
+    """Reads and writes payments on the unit of work's connection."""
+
+    def __init__(self, connection: AsyncConnection, track: Callable[[Aggregate], None]) -> None:
+        self._conn = connection
+        self._track = track
+
+    async def add(self, payment: Payment) -> None:
+        await self._conn.execute(insert(payments).values(**_row(payment)))
+        self._track(payment)
+
+    async def get(self, booking_id: uuid.UUID, *, for_update: bool = False) -> Payment | None:
+        query = select(payments).where(payments.c.booking_id == booking_id)
+        if for_update:
+            query = query.with_for_update()
+        row = (await self._conn.execute(query)).mappings().one_or_none()
+        if row is None:
+            return None
+        payment = _payment(row)
+        self._track(payment)
+        return payment
+
+    async def save(self, payment: Payment) -> None:
+        await self._conn.execute(
+            update(payments)
+            .where(payments.c.booking_id == payment.booking_id)
+            .values(status=payment.status.value, settled_at=payment.settled_at)
+        )
+        self._track(payment)
+
+    async def find(
+        self, where: PaymentFilter, limit: int, offset: int
+    ) -> tuple[list[Payment], int]:
+        conditions = []
+        if where.status is not None:
+            conditions.append(payments.c.status == where.status.value)
+        if where.customer_id is not None:
+            conditions.append(payments.c.customer_id == where.customer_id)
+        query = select(payments).where(*conditions)
+        total = await self._conn.scalar(select(func.count()).select_from(query.subquery()))
+        page = query.order_by(payments.c.created_at.desc(), payments.c.booking_id).limit(limit)
+        rows = (await self._conn.execute(page.offset(offset))).mappings().all()
+        return [_payment(row) for row in rows], int(total or 0)
+
+
+def _row(payment: Payment) -> dict[str, Any]:
+    return {
+        "booking_id": payment.booking_id,
+        "bill_id": payment.bill_id,
+        "customer_id": payment.customer_id,
+        "item": payment.item,
+        "amount": payment.amount,
+        "status": payment.status.value,
+        "created_at": payment.created_at,
+        "settled_at": payment.settled_at,
+    }
+
+
+def _payment(row: Any) -> Payment:
+    return Payment(**{**row, "status": PaymentStatus(row["status"])})

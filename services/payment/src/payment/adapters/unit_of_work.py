@@ -1,0 +1,15 @@
+"""The payment unit of work on Postgres."""
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from payment.adapters.repository import SqlCustomerRepository, SqlPaymentRepository
+from payment.service_layer.unit_of_work import PaymentUnitOfWork
+from sagakit.postgres import SqlUnitOfWork
+
+
+class SqlPaymentUnitOfWork(SqlUnitOfWork, PaymentUnitOfWork):
+    """Opens the customer and payment repositories on the transaction's connection."""
+
+    def _open_repositories(self, connection: AsyncConnection) -> None:
+        self.customers = SqlCustomerRepository(connection, self.track)
+        self.payments = SqlPaymentRepository(connection, self.track)

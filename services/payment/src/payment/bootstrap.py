@@ -1,0 +1,21 @@
+"""The one place that wires the payment service's settings, adapters and handlers."""
+
+from payment.adapters.orm import messaging
+from payment.adapters.unit_of_work import SqlPaymentUnitOfWork
+from payment.config import Settings
+from payment.service_layer.handlers import EVENT_HANDLERS
+from sagakit.events import EventType
+from sagakit.runtime import ServiceRuntime, ServiceSpec
+
+SPEC = ServiceSpec(
+    name="payment",
+    tables=messaging,
+    unit_of_work=SqlPaymentUnitOfWork,
+    publishes=(EventType.PAID_BOOKING_EVENT, EventType.INSUFFICIENT_FUND_EVENT),
+    handlers=EVENT_HANDLERS,
+)
+
+
+def bootstrap(settings: Settings | None = None) -> ServiceRuntime:
+    """A runtime for the payment service (not started)."""
+    return ServiceRuntime(SPEC, settings or Settings())

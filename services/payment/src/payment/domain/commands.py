@@ -1,0 +1,20 @@
+"""What the outside world asks the payment service to do."""
+
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+
+
+@dataclass(frozen=True)
+class SetCredit:
+    """Make a customer's available credit exactly this amount (set, not add)."""
+
+    customer_id: str
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class SubmitPayment:
+    """Pay the bill of a booking from its customer's credit."""
+
+    booking_id: uuid.UUID

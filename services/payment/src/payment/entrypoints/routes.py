@@ -1,0 +1,71 @@
+"""The payment HTTP API: customers' credit and payments of bookings."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+
+from payment.domain.commands import SetCredit, SubmitPayment
+from payment.domain.model import PaymentStatus
+from payment.entrypoints.schemas import (
+    CreditUpdate,
+    CustomerPublic,
+    PaymentCreate,
+    PaymentPublic,
+)
+from payment.service_layer import handlers, views
+from payment.service_layer.unit_of_work import PaymentFilter, PaymentUnitOfWork
+from sagakit.web import CustomerId, CustomerIdPath, Page, PageDep, unit_of_work
+
+customer_router = APIRouter(prefix="/customers", tags=["customers"])
+payment_router = APIRouter(prefix="/payments", tags=["payments"])
+UowDep = Annotated[PaymentUnitOfWork, Depends(unit_of_work)]
+NO_CUSTOMER: dict[int | str, dict[str, Any]] = {404: {"description": "No customer with this id"}}
+NO_PAYMENT: dict[int | str, dict[str, Any]] = {404: {"description": "No payment for this booking"}}
+NOT_BILLED: dict[int | str, dict[str, Any]] = {
+    409: {"description": "The booking's bill has not arrived yet; retry shortly"}
+}
+
+
+@customer_router.put("/{customer_id}/credit", response_model=CustomerPublic)
+async def set_credit(
+    customer_id: CustomerIdPath, body: CreditUpdate, uow: UowDep
+) -> CustomerPublic:
+    """Set the customer's available credit to the amount (replaces it, never adds to it)."""
+    customer = await handlers.set_credit(SetCredit(customer_id, body.amount), uow)
+    return CustomerPublic.of(customer)
+
+
+@customer_router.get("/{customer_id}", response_model=CustomerPublic, responses=NO_CUSTOMER)
+async def get_customer(customer_id: CustomerIdPath, uow: UowDep) -> CustomerPublic:
+    """One customer and the credit still available."""
+    return CustomerPublic.of(await views.customer(customer_id, uow))
+
+
+@payment_router.post("", response_model=PaymentPublic, responses=NOT_BILLED)
+async def submit_payment(body: PaymentCreate, uow: UowDep) -> PaymentPublic:
+    """Pay a booking's bill from the customer's credit; resubmitting never charges twice."""
+    payment = await handlers.submit_payment(SubmitPayment(body.booking_id), uow)
+    return PaymentPublic.of(payment)
+
+
+@payment_router.get("/{booking_id}", response_model=PaymentPublic, responses=NO_PAYMENT)
+async def get_payment(booking_id: uuid.UUID, uow: UowDep) -> PaymentPublic:
+    """The payment request of one booking and its status."""
+    return PaymentPublic.of(await views.payment(booking_id, uow))
+
+
+@payment_router.get("", response_model=Page[PaymentPublic])
+async def list_payments(
+    uow: UowDep,
+    page: PageDep,
+    status: Annotated[PaymentStatus | None, Query(description="Only this status.")] = None,
+    customer_id: Annotated[CustomerId | None, Query(description="Only this customer.")] = None,
+) -> Page[PaymentPublic]:
+    """Payments, newest first, filtered by status and customer."""
+    where = PaymentFilter(status=status, customer_id=customer_id)
+    found, total = await views.payments(where, page.limit, page.offset, uow)
+    items = [PaymentPublic.of(payment) for payment in found]
+    return Page(items=items, total=total, limit=page.limit, offset=page.offset)

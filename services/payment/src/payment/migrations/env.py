@@ -1,0 +1,4 @@
+from payment.adapters.orm import metadata
+from sagakit.migrations import run_migrations
+
+run_migrations(metadata, default_database="payment")

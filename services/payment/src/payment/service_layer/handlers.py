@@ -1,0 +1,68 @@
+"""One handler per command and per event the payment service receives."""
+
+from __future__ import annotations
+
+import uuid
+
+from payment.domain.commands import SetCredit, SubmitPayment
+from payment.domain.model import Customer, Payment
+from payment.service_layer.unit_of_work import PaymentUnitOfWork
+from sagakit.errors import Conflict
+from sagakit.events import BilledBooking, EventType
+from sagakit.uow import Handler
+
+
+class PaymentNotOpen(Conflict):
+    """A payment was submitted before its bill arrived (HTTP 409)."""
+
+    def __init__(self, booking_id: uuid.UUID) -> None:
+        super().__init__(
+            f"no bill for booking {booking_id} yet: the payment request opens when "
+            "BILLED_BOOKING_EVENT arrives; retry shortly"
+        )
+
+
+async def billed_booking(event: BilledBooking, uow: PaymentUnitOfWork) -> None:
+    """BILLED_BOOKING_EVENT: open the booking's payment request unless it is open already."""
+    async with uow:
+        if await uow.payments.get(event.booking_id) is None:
+            payment = Payment.open(
+                event.booking_id, event.bill_id, event.customer_id, event.item, event.amount
+            )
+            await uow.payments.add(payment)
+        await uow.commit()  # also when nothing changed: the inbox row marks the event as seen
+
+
+async def set_credit(cmd: SetCredit, uow: PaymentUnitOfWork) -> Customer:
+    """Make a customer's available credit exactly the given amount, creating the customer."""
+    async with uow:
+        customer = await uow.customers.get(cmd.customer_id, for_update=True)
+        if customer is None:
+            customer = Customer.new(cmd.customer_id)
+        customer.set_credit(cmd.amount)
+        await uow.customers.save(customer)
+        await uow.commit()
+    return customer
+
+
+async def submit_payment(cmd: SubmitPayment, uow: PaymentUnitOfWork) -> Payment:
+    """Settle a booking's payment once; PAID_BOOKING_EVENT or INSUFFICIENT_FUND_EVENT."""
+    async with uow:
+        # Locks are always taken payment row first, then customer row: a duplicate
+        # submission waits on the payment row and then sees it settled; two bookings
+        # of one customer wait on the customer row; the fixed order cannot deadlock.
+        payment = await uow.payments.get(cmd.booking_id, for_update=True)
+        if payment is None:
+            raise PaymentNotOpen(cmd.booking_id)
+        customer = await uow.customers.get(payment.customer_id, for_update=True)
+        if payment.settle(customer):
+            await uow.payments.save(payment)
+            if customer is not None:
+                await uow.customers.save(customer)
+        await uow.commit()
+    return payment
+
+
+EVENT_HANDLERS: dict[EventType, Handler] = {
+    EventType.BILLED_BOOKING_EVENT: billed_booking,
+}
