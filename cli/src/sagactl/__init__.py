@@ -1,0 +1,1 @@
+"""sagactl: run the saga services locally, show the pattern working, inspect and repair."""

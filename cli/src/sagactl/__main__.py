@@ -1,0 +1,3 @@
+from sagactl.main import main
+
+main()

@@ -1,0 +1,110 @@
+"""An HTTP client for the five services, by base URL (local, or a cluster via port-forward)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import httpx
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SERVICES = ("booking", "manager", "billing", "payment", "invoice")
+PORTS = {"booking": 8001, "manager": 8002, "billing": 8003, "payment": 8004, "invoice": 8005}
+
+
+class Endpoints(BaseSettings):
+    """Base URLs of the services; override with SAGA_BOOKING_URL and friends."""
+
+    model_config = SettingsConfigDict(env_prefix="SAGA_")
+
+    booking_url: str = Field(default=f"http://127.0.0.1:{PORTS['booking']}")
+    manager_url: str = Field(default=f"http://127.0.0.1:{PORTS['manager']}")
+    billing_url: str = Field(default=f"http://127.0.0.1:{PORTS['billing']}")
+    payment_url: str = Field(default=f"http://127.0.0.1:{PORTS['payment']}")
+    invoice_url: str = Field(default=f"http://127.0.0.1:{PORTS['invoice']}")
+
+    def url(self, service: str) -> str:
+        """The base URL of one service."""
+        return str(getattr(self, f"{service}_url")).rstrip("/")
+
+
+class ApiError(RuntimeError):
+    """A service answered with an unexpected status."""
+
+
+class SagaClient:
+    """Typed calls to the saga's HTTP APIs."""
+
+    def __init__(self, endpoints: Endpoints, timeout: float = 5.0) -> None:
+        self.endpoints = endpoints
+        self._http = httpx.AsyncClient(timeout=timeout)
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._http.aclose()
+
+    async def _call(
+        self, method: str, service: str, path: str, json: Any = None, ok: tuple[int, ...] = (200,)
+    ) -> httpx.Response:
+        response = await self._http.request(method, self.endpoints.url(service) + path, json=json)
+        if response.status_code not in ok:
+            raise ApiError(f"{method} {service}{path}: {response.status_code} {response.text}")
+        return response
+
+    async def set_credit(self, customer_id: str, amount: Decimal) -> dict[str, Any]:
+        """Set a customer's available credit."""
+        body = {"amount": str(amount)}
+        response = await self._call("PUT", "payment", f"/customers/{customer_id}/credit", body)
+        return dict(response.json())
+
+    async def book(self, customer_id: str, item: str, amount: Decimal) -> dict[str, Any]:
+        """Create a booking; returns it (pending)."""
+        body = {"customer_id": customer_id, "item": item, "amount": str(amount)}
+        return dict((await self._call("POST", "booking", "/bookings", body, ok=(201,))).json())
+
+    async def pay(self, booking_id: str) -> httpx.Response:
+        """Submit the payment of a booking (200 settled, 409 no bill yet)."""
+        return await self._call(
+            "POST", "payment", "/payments", {"booking_id": booking_id}, (200, 409)
+        )
+
+    async def decide(
+        self, booking_id: str, approve: bool, reason: str | None = None
+    ) -> dict[str, Any]:
+        """Approve or reject a pending booking (manual approval mode)."""
+        action = "approve" if approve else "reject"
+        body = None if approve or reason is None else {"reason": reason}
+        return dict(
+            (await self._call("POST", "manager", f"/approvals/{booking_id}/{action}", body)).json()
+        )
+
+    async def find(self, service: str, path: str) -> dict[str, Any] | None:
+        """GET a resource; None when it does not exist (yet)."""
+        response = await self._call("GET", service, path, ok=(200, 404))
+        return dict(response.json()) if response.status_code == 200 else None
+
+    async def snapshot(self, booking_id: str) -> dict[str, dict[str, Any] | str | None]:
+        """What each of the five services knows about one booking."""
+        paths = {
+            "booking": f"/bookings/{booking_id}",
+            "manager": f"/approvals/{booking_id}",
+            "billing": f"/bills/{booking_id}",
+            "payment": f"/payments/{booking_id}",
+            "invoice": f"/invoices/{booking_id}",
+        }
+        result: dict[str, dict[str, Any] | str | None] = {}
+        for service, path in paths.items():
+            try:
+                result[service] = await self.find(service, path)
+            except httpx.HTTPError as exc:
+                result[service] = f"unreachable: {exc.__class__.__name__}"
+        return result
+
+    async def ready(self, service: str) -> bool:
+        """Does the service answer /readyz with 200?"""
+        try:
+            response = await self._http.get(self.endpoints.url(service) + "/readyz")
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 200
