@@ -1,0 +1,56 @@
+# The front door: every command a user or CI needs.
+SHELL := bash
+UV ?= $(shell scripts/ensure-uv.sh)
+export UV_PYTHON_DOWNLOADS := never
+RUN := $(UV) run --frozen
+
+.DEFAULT_GOAL := help
+.PHONY: help install up up-pubsub demo test test-unit test-integration test-e2e lint fmt typecheck asyncapi servers clean
+
+help: ## Show the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+install: ## Create .venv with every package (uv, locked versions)
+	$(UV) sync --frozen --all-packages
+
+up: install ## Run the five services (starts private Postgres/Redis if none answer); Ctrl-C stops
+	$(RUN) sagactl up
+
+up-pubsub: install ## The same over plain Redis Pub/Sub
+	$(RUN) sagactl up --transport pubsub
+
+demo: ## Book, pay and watch the saga (needs `make up` running)
+	$(RUN) sagactl demo
+
+test: install lint typecheck ## Lint, type-check and run every test (needs Postgres and Redis)
+	$(RUN) pytest
+
+test-unit: install ## Only the fast unit tests
+	$(RUN) pytest -m unit
+
+test-integration: install ## Only the integration tests (real Postgres and Redis)
+	$(RUN) pytest -m integration
+
+test-e2e: install ## Only the end-to-end tests (five real processes)
+	$(RUN) pytest -m e2e
+
+lint: install ## ruff lint, format check and the layering contract
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	$(RUN) lint-imports
+
+fmt: install ## Format and fix what ruff can
+	$(RUN) ruff format .
+	$(RUN) ruff check --fix .
+
+typecheck: install ## mypy --strict on every package
+	$(RUN) mypy services/*/src cli/src
+
+asyncapi: install ## Regenerate docs/asyncapi/*.json from the code
+	$(RUN) python scripts/export_asyncapi.py
+
+servers: ## Start the machine's Postgres and Redis for the tests (installs them if missing)
+	scripts/ensure-servers.sh
+
+clean: ## Remove the virtualenv, caches and private servers' data
+	rm -rf .venv .local .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,124 @@
+"""The commands from the README, run as a user would run them."""
+
+import asyncio
+import os
+import shutil
+import signal
+import sys
+import uuid
+from pathlib import Path
+
+from sagactl.backends import port_open
+from sagactl.client import SERVICES
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def cli_env(live) -> dict[str, str]:
+    urls = {f"SAGA_{name.upper()}_URL": live.url(name) for name in SERVICES}
+    return {
+        **os.environ,
+        **urls,
+        "REDIS_URL": "redis://127.0.0.1:6379/0",
+        "EVENT_PREFIX": live.prefix,
+    }
+
+
+async def sagactl(*args: str, env: dict[str, str], timeout: float = 90) -> tuple[int, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "sagactl",
+        *args,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await asyncio.wait_for(process.communicate(), timeout)
+    return int(process.returncode or 0), output.decode()
+
+
+async def test_demo_shows_one_saga_reserved_and_one_compensated(streams) -> None:
+    code, output = await sagactl("demo", env={**cli_env(streams), "COLUMNS": "160"})
+    assert code == 0, output
+    assert "reserved" in output
+    assert "invoice INV-" in output
+    assert "bill failed" in output
+    assert "Both sagas ended as expected." in output
+
+
+async def test_status_prints_what_each_service_knows(streams) -> None:
+    from decimal import Decimal
+
+    customer = await streams.customer(Decimal("10.00"))
+    booking_id = await streams.book(customer, Decimal("99.00"))
+    await streams.billed(booking_id)
+    code, output = await sagactl("status", booking_id, env={**cli_env(streams), "COLUMNS": "160"})
+    assert code == 0, output
+    for expected in ("booking", "approval approved", "bill pending 99.00", "awaiting_payment"):
+        assert expected in output
+
+
+async def test_dead_letters_can_be_listed_shown_and_redriven(streams) -> None:
+    stream = streams.stream("INVOICE_GENERATED_EVENT")
+    await streams.redis.xadd(stream, {"junk": f"cli-{uuid.uuid4()}"})
+    env = {**cli_env(streams), "COLUMNS": "200"}
+
+    async def listed() -> str:
+        return (await sagactl("dlq", "list", env=env))[1]
+
+    for _ in range(100):
+        if "INVOICE_GENERATED_EVENT" in (output := await listed()):
+            break
+        await asyncio.sleep(0.1)
+    assert "malformed" in output
+    letters = await streams.redis.xrange(streams.prefix + "saga.dead-letters")
+    entry_id = next(i.decode() for i, f in letters if f[b"origin"] == stream.encode())
+    code, shown = await sagactl("dlq", "show", entry_id, env=env)
+    assert code == 0 and "junk" in shown
+    code, redriven = await sagactl("dlq", "redrive", entry_id, env=env)
+    assert code == 0 and f"redriven {entry_id}" in redriven
+
+
+async def test_up_starts_private_servers_and_stops_cleanly_on_ctrl_c() -> None:
+    state = ROOT / ".local" / f"e2e-{uuid.uuid4().hex[:8]}"
+    base_port = 18_100 + os.getpid() % 500
+    env = {**os.environ, "SAGA_BASE_PORT": str(base_port)}
+    for name in ("DATABASE_URL", "REDIS_URL"):
+        env.pop(name, None)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "sagactl",
+        "up",
+        "--embedded",
+        "--state-dir",
+        str(state),
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    lines: list[str] = []
+    try:
+        assert process.stdout is not None
+        while not any("all five services are ready" in line for line in lines):
+            raw = await asyncio.wait_for(process.stdout.readline(), 120)
+            assert raw, "sagactl up exited early:\n" + "".join(lines)
+            lines.append(raw.decode())
+        urls = {
+            f"SAGA_{n.upper()}_URL": f"http://127.0.0.1:{base_port + i}"
+            for i, n in enumerate(SERVICES)
+        }
+        code, output = await sagactl("demo", env={**os.environ, **urls})
+        assert code == 0, output
+        process.send_signal(signal.SIGINT)
+        rest, _ = await asyncio.wait_for(process.communicate(), 60)
+        assert process.returncode == 0, "".join(lines) + rest.decode()
+        assert "stopping the services" in rest.decode()
+        assert not any(port_open(base_port + i) for i in range(len(SERVICES)))
+        assert not (state / "postgres" / "postmaster.pid").exists()
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        shutil.rmtree(state, ignore_errors=True)
