@@ -5,7 +5,8 @@ from decimal import Decimal
 
 import pytest
 
-from sagakit.testing import read_envelopes
+from sagakit.testing import read_envelopes, read_messages
+from sagakit.tracing import trace_id
 
 
 @pytest.fixture(params=["streams", "pubsub"])
@@ -70,22 +71,27 @@ async def test_concurrent_double_payment_charges_once(streams) -> None:
     assert len(paid) == 1
 
 
-async def test_every_event_names_its_cause(streams) -> None:
+async def test_every_event_names_its_cause_and_carries_the_saga_trace(streams) -> None:
     customer = await streams.customer(Decimal("500.00"))
     booking_id = await streams.book(customer)
     await streams.billed(booking_id)
     await streams.pay(booking_id)
     await streams.booking_status(booking_id, "reserved")
-    chain = {}
+    chain, traces = {}, set()
     for event_type in (
         "CREATED_BOOKING",
         "APPROVED_BOOKING",
         "BILLED_BOOKING",
         "INVOICE_GENERATED",
     ):
-        envelopes = await read_envelopes(streams.redis, streams.stream(f"{event_type}_EVENT"))
-        [chain[event_type]] = [e for e in envelopes if str(e.booking_id) == booking_id]
+        messages = await read_messages(streams.redis, streams.stream(f"{event_type}_EVENT"))
+        [(chain[event_type], headers)] = [
+            (e, h) for e, h in messages if str(e.booking_id) == booking_id
+        ]
+        traces.add(trace_id(headers))
     assert chain["CREATED_BOOKING"].causation_id is None
     assert chain["APPROVED_BOOKING"].causation_id == chain["CREATED_BOOKING"].event_id
     assert chain["BILLED_BOOKING"].causation_id == chain["APPROVED_BOOKING"].event_id
     assert {e.producer for e in chain.values()} == {"booking", "manager", "billing", "invoice"}
+    [saga_trace] = traces  # one W3C trace id travels with every message of the saga
+    assert saga_trace is not None

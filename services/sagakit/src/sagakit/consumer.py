@@ -15,12 +15,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Protocol
 
 from sagakit.deadletter import DeadLetterQueue, Failure
 from sagakit.events import MalformedEvent, SagaEvent, parse_envelope
+from sagakit.tracing import continued
 from sagakit.uow import AbstractUnitOfWork, AlreadyProcessed, Handler
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ class Delivery:
     origin_id: str
     body: bytes
     raw: Mapping[bytes, bytes]
+    headers: Mapping[str, str] = field(default_factory=dict)
     deliveries: int = 1
 
 
@@ -79,7 +81,8 @@ class EventConsumer:
             await self.dead_letter(delivery, f"malformed: {exc}")
             return Outcome.DEAD_LETTERED
         try:
-            await handler(event, self._new_uow().handling(envelope, self.group))
+            with continued(delivery.headers):
+                await handler(event, self._new_uow().handling(envelope, self.group))
         except AlreadyProcessed:
             log.info("duplicate %s %s skipped", envelope.event_type, envelope.event_id)
             return Outcome.DUPLICATE
@@ -141,7 +144,7 @@ class EventConsumer:
 
 
 def _with_count(delivery: Delivery, count: int) -> Delivery:
-    return Delivery(delivery.origin, delivery.origin_id, delivery.body, delivery.raw, count)
+    return replace(delivery, deliveries=count)
 
 
 def _identify(body: bytes) -> tuple[str, str]:

@@ -8,8 +8,10 @@ from sqlalchemy import insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from sagakit.domain import Aggregate
 from sagakit.events import Envelope
 from sagakit.tables import MessagingTables
+from sagakit.tracing import outgoing_headers
 from sagakit.uow import AbstractUnitOfWork
 
 
@@ -29,8 +31,17 @@ class SqlUnitOfWork(AbstractUnitOfWork):
         self._engine = engine
         self._tables = tables
         self._on_commit = on_commit
+        self._context: dict[str, str] = {}
+
+    def track(self, aggregate: Aggregate) -> None:
+        """Remember the aggregate; a new one belongs to the saga whose context is current."""
+        if not aggregate.saga_context:
+            aggregate.saga_context = self._context
+        super().track(aggregate)
 
     async def _begin(self) -> None:
+        # The context this transaction runs in: the incoming message's, the request's, or new.
+        self._context = outgoing_headers()
         self.connection = await self._engine.connect()
         await self.connection.begin()
         self._open_repositories(self.connection)
@@ -52,25 +63,31 @@ class SqlUnitOfWork(AbstractUnitOfWork):
         result = await self.connection.execute(statement)
         return result.scalar_one_or_none() is not None
 
-    async def _commit(self, envelopes: list[Envelope]) -> None:
-        if envelopes:
-            await self.connection.execute(
-                insert(self._tables.outbox), [_outbox_row(envelope) for envelope in envelopes]
-            )
+    async def _commit(self, outgoing: list[tuple[Envelope, Aggregate]]) -> None:
+        if outgoing:
+            rows = [_outbox_row(envelope, self._headers(owner)) for envelope, owner in outgoing]
+            await self.connection.execute(insert(self._tables.outbox), rows)
         await self.connection.commit()
-        if envelopes and self._on_commit is not None:
+        if outgoing and self._on_commit is not None:
             self._on_commit()
+
+    def _headers(self, aggregate: Aggregate) -> dict[str, str]:
+        # Handling a message: continue the message's trace. A command (HTTP request) on
+        # an aggregate that already belongs to a saga: continue the saga's trace.
+        if self.causation is not None:
+            return self._context
+        return aggregate.saga_context or self._context
 
     async def _end(self) -> None:
         await self.connection.rollback()
         await self.connection.close()
 
 
-def _outbox_row(envelope: Envelope) -> dict[str, object]:
+def _outbox_row(envelope: Envelope, headers: dict[str, str]) -> dict[str, object]:
     return {
         "event_id": envelope.event_id,
         "event_type": envelope.event_type.value,
         "booking_id": envelope.booking_id,
         "body": envelope.model_dump_json(),
-        "headers": {},
+        "headers": headers,
     }

@@ -51,3 +51,14 @@ def messaging_tables(metadata: MetaData) -> MessagingTables:
         Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     )
     return MessagingTables(outbox, inbox)
+
+
+def saga_context_column() -> Column[dict[str, str]]:
+    """The trace context of an aggregate's saga (see `Aggregate.saga_context`)."""
+    return Column(
+        "saga_context",
+        JSONB,
+        nullable=False,
+        server_default="{}",
+        comment="W3C trace context of the saga, continued by later HTTP commands",
+    )

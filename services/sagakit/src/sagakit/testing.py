@@ -8,7 +8,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from sagakit.db import normalize_url
+from sagakit.domain import Aggregate
 from sagakit.events import Envelope, MalformedEvent, parse_envelope
 from sagakit.migrations import downgrade, migrate
 from sagakit.transport import DATA_FIELD, JsonMessageFormat
@@ -105,10 +106,10 @@ class FakeUnitOfWork(AbstractUnitOfWork):
         self._pending_inbox = key
         return True
 
-    async def _commit(self, envelopes: list[Envelope]) -> None:
+    async def _commit(self, outgoing: list[tuple[Envelope, Aggregate]]) -> None:
         if self._pending_inbox is not None:
             self.inbox.add(self._pending_inbox)
-        self.outbox.extend(envelopes)
+        self.outbox.extend(envelope for envelope, _ in outgoing)
         self.commits += 1
 
     async def _end(self) -> None:
@@ -135,7 +136,8 @@ async def eventually(
 async def check_migrations(script_location: str, metadata: MetaData, name: str) -> None:
     """Upgrade, compare with the tables in code, downgrade to nothing, upgrade again."""
     url = await fresh_database(name, script_location)
-    assert await asyncio.to_thread(_schema_diff, url, metadata) == []
+    diff = await asyncio.to_thread(_schema_diff, url, metadata)
+    assert diff == [], f"migrations and tables in code differ: {diff}"
     await downgrade(script_location, url, "base")
     assert await asyncio.to_thread(_table_names, url) == ["alembic_version"]
     await migrate(script_location, url)
@@ -187,16 +189,22 @@ async def xadd_envelope(redis: Redis, stream: str, envelope: Envelope) -> str:
     return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
 
 
-async def read_envelopes(redis: Redis, stream: str) -> list[Envelope]:
-    """Every envelope on a stream, oldest first (entries that are not envelopes are left out)."""
+async def read_messages(redis: Redis, stream: str) -> list[tuple[Envelope, dict[str, Any]]]:
+    """Every envelope on a stream with its headers, oldest first (non-envelopes left out)."""
     entries = cast(list[tuple[bytes, dict[bytes, bytes]]], await redis.xrange(stream))
-    envelopes = []
+    messages = []
     for _, fields in entries:
         try:
-            envelopes.append(parse_envelope(JsonMessageFormat.parse(fields[DATA_FIELD])[0]))
+            data, headers = JsonMessageFormat.parse(fields[DATA_FIELD])
+            messages.append((parse_envelope(data), headers))
         except (KeyError, MalformedEvent):
             continue
-    return envelopes
+    return messages
+
+
+async def read_envelopes(redis: Redis, stream: str) -> list[Envelope]:
+    """Every envelope on a stream, oldest first (entries that are not envelopes are left out)."""
+    return [envelope for envelope, _ in await read_messages(redis, stream)]
 
 
 async def consumed(redis: Redis, stream: str, group: str) -> bool:

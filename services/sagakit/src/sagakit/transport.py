@@ -166,7 +166,9 @@ class EventBus:
     ) -> None:
         async def on_message(message: RedisChannelMessage) -> None:
             raw = message.raw_message
-            delivery = Delivery(raw["channel"], "", message.body, {DATA_FIELD: raw["data"]})
+            delivery = Delivery(
+                raw["channel"], "", message.body, {DATA_FIELD: raw["data"]}, message.headers
+            )
             await consumer.on_channel(delivery, handler)
 
         self.broker.subscriber(
@@ -186,4 +188,5 @@ def _broker_logger() -> logging.Logger:
 
 def _stream_delivery(message: RedisStreamMessage) -> Delivery:
     raw = message.raw_message
-    return Delivery(raw["channel"], raw["message_ids"][0].decode(), message.body, raw["data"])
+    message_id = raw["message_ids"][0].decode()
+    return Delivery(raw["channel"], message_id, message.body, raw["data"], message.headers)

@@ -85,12 +85,12 @@ class AbstractUnitOfWork(abc.ABC):
     async def commit(self) -> None:
         """Commit the state change together with the events it raised."""
         causation_id = self.causation.event_id if self.causation else None
-        envelopes = [
-            Envelope.wrap(event, self.producer, causation_id)
+        outgoing = [
+            (Envelope.wrap(event, self.producer, causation_id), aggregate)
             for aggregate in self.seen
             for event in aggregate.events
         ]
-        await self._commit(envelopes)
+        await self._commit(outgoing)
         for aggregate in self.seen:
             aggregate.events.clear()
 
@@ -102,7 +102,8 @@ class AbstractUnitOfWork(abc.ABC):
         """Insert the inbox row; False when the event was already there."""
 
     @abc.abstractmethod
-    async def _commit(self, envelopes: list[Envelope]) -> None: ...
+    async def _commit(self, outgoing: list[tuple[Envelope, Aggregate]]) -> None:
+        """Commit the transaction with one outbox row per envelope (raised by the aggregate)."""
 
     @abc.abstractmethod
     async def _end(self) -> None:

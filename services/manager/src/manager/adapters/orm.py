@@ -2,7 +2,7 @@
 
 from sqlalchemy import Column, DateTime, Index, MetaData, Numeric, String, Table, Text, Uuid
 
-from sagakit.tables import messaging_tables
+from sagakit.tables import messaging_tables, saga_context_column
 
 metadata = MetaData()
 messaging = messaging_tables(metadata)
@@ -18,6 +18,7 @@ approvals = Table(
     Column("reason", Text, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("decided_at", DateTime(timezone=True), nullable=True),
+    saga_context_column(),
     Index("ix_approvals_customer_id", "customer_id"),
     Index("ix_approvals_status", "status"),
 )

@@ -22,8 +22,8 @@ class SqlApprovalRepository(AbstractApprovalRepository):
         self._track = track
 
     async def add(self, approval: Approval) -> None:
+        self._track(approval)  # first: tracking stamps the saga's trace context
         await self._conn.execute(insert(approvals).values(**_row(approval)))
-        self._track(approval)
 
     async def get(self, booking_id: uuid.UUID, *, for_update: bool = False) -> Approval | None:
         query = select(approvals).where(approvals.c.booking_id == booking_id)
@@ -73,6 +73,7 @@ def _row(approval: Approval) -> dict[str, Any]:
         "reason": approval.reason,
         "created_at": approval.created_at,
         "decided_at": approval.decided_at,
+        "saga_context": approval.saga_context,
     }
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import (
     Uuid,
 )
 
-from sagakit.tables import messaging_tables
+from sagakit.tables import messaging_tables, saga_context_column
 
 metadata = MetaData()
 messaging = messaging_tables(metadata)
@@ -38,6 +38,7 @@ payments = Table(
     Column("status", String(24), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("settled_at", DateTime(timezone=True), nullable=True),
+    saga_context_column(),
     Index("ix_payments_customer_id", "customer_id"),
     Index("ix_payments_status", "status"),
 )

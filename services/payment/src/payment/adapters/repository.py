@@ -56,8 +56,8 @@ class SqlPaymentRepository(AbstractPaymentRepository):
         self._track = track
 
     async def add(self, payment: Payment) -> None:
+        self._track(payment)  # first: tracking stamps the saga's trace context
         await self._conn.execute(insert(payments).values(**_row(payment)))
-        self._track(payment)
 
     async def get(self, booking_id: uuid.UUID, *, for_update: bool = False) -> Payment | None:
         query = select(payments).where(payments.c.booking_id == booking_id)
@@ -103,6 +103,7 @@ def _row(payment: Payment) -> dict[str, Any]:
         "status": payment.status.value,
         "created_at": payment.created_at,
         "settled_at": payment.settled_at,
+        "saga_context": payment.saga_context,
     }
 
 

@@ -7,6 +7,7 @@ Create Date: 2026-11-25
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 from sagakit.migrations import create_messaging_tables, drop_messaging_tables
 
@@ -34,6 +35,13 @@ def upgrade() -> None:
         sa.Column("status", sa.String(24), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("settled_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column(
+            "saga_context",
+            postgresql.JSONB(),
+            server_default="{}",
+            nullable=False,
+            comment="W3C trace context of the saga, continued by later HTTP commands",
+        ),
     )
     op.create_index("ix_payments_customer_id", "payments", ["customer_id"])
     op.create_index("ix_payments_status", "payments", ["status"])
