@@ -3,25 +3,16 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from billing.adapters.orm import bills, messaging, metadata
 from billing.domain.model import Bill, BillStatus
 from billing.service_layer import handlers
 from sagakit.errors import NotFound
 from sagakit.events import ApprovedBooking, Envelope, InsufficientFund
-from sagakit.testing import check_migrations
+from sagakit.testing import check_migrations, count_rows
 from sagakit.uow import AlreadyProcessed
-
-
-async def count(engine: AsyncEngine, table, **where) -> int:
-    query = select(func.count()).select_from(table)
-    for column, value in where.items():
-        query = query.where(table.c[column] == value)
-    async with engine.connect() as conn:
-        return int(await conn.scalar(query) or 0)
 
 
 def approval(booking_id: uuid.UUID | None = None) -> tuple[ApprovedBooking, Envelope]:
@@ -41,7 +32,7 @@ async def test_migrations_upgrade_downgrade_and_match_the_tables_in_code() -> No
 async def test_bill_and_its_event_commit_together(engine, new_uow) -> None:
     event, envelope = approval()
     await handlers.approved_booking(event, new_uow().handling(envelope, "billing"))
-    assert await count(engine, bills, booking_id=event.booking_id) == 1
+    assert await count_rows(engine, bills, booking_id=event.booking_id) == 1
     async with engine.connect() as conn:
         row = (
             await conn.execute(
@@ -60,8 +51,8 @@ async def test_a_failed_transaction_leaves_neither_bill_nor_event(engine, new_uo
         async with new_uow() as uow:
             await uow.bills.add(bill)
             raise RuntimeError("crash before commit")
-    assert await count(engine, bills, booking_id=bill.booking_id) == 0
-    assert await count(engine, messaging.outbox, booking_id=bill.booking_id) == 0
+    assert await count_rows(engine, bills, booking_id=bill.booking_id) == 0
+    assert await count_rows(engine, messaging.outbox, booking_id=bill.booking_id) == 0
 
 
 async def test_the_database_refuses_a_second_bill_for_one_booking(engine, new_uow) -> None:
@@ -81,7 +72,7 @@ async def test_the_database_refuses_a_second_bill_for_one_booking(engine, new_uo
     with pytest.raises(IntegrityError, match="uq_bills_booking_id"):
         async with engine.begin() as conn:
             await conn.execute(insert(bills).values(**second))
-    assert await count(engine, bills, booking_id=event.booking_id) == 1
+    assert await count_rows(engine, bills, booking_id=event.booking_id) == 1
 
 
 async def test_a_second_approval_with_a_new_event_id_issues_nothing(engine, new_uow) -> None:
@@ -89,9 +80,9 @@ async def test_a_second_approval_with_a_new_event_id_issues_nothing(engine, new_
     await handlers.approved_booking(event, new_uow().handling(envelope, "billing"))
     again, republished = approval(event.booking_id)
     await handlers.approved_booking(again, new_uow().handling(republished, "billing"))
-    assert await count(engine, bills, booking_id=event.booking_id) == 1
-    assert await count(engine, messaging.outbox, booking_id=event.booking_id) == 1
-    assert await count(engine, messaging.inbox, event_id=republished.event_id) == 1
+    assert await count_rows(engine, bills, booking_id=event.booking_id) == 1
+    assert await count_rows(engine, messaging.outbox, booking_id=event.booking_id) == 1
+    assert await count_rows(engine, messaging.inbox, event_id=republished.event_id) == 1
 
 
 async def test_an_event_delivered_twice_changes_state_once(engine, new_uow) -> None:
@@ -107,7 +98,7 @@ async def test_an_event_delivered_twice_changes_state_once(engine, new_uow) -> N
     await handlers.insufficient_fund(shortfall, new_uow().handling(failed, "billing"))
     with pytest.raises(AlreadyProcessed):
         await handlers.insufficient_fund(shortfall, new_uow().handling(failed, "billing"))
-    assert await count(engine, messaging.inbox, event_id=failed.event_id) == 1
+    assert await count_rows(engine, messaging.inbox, event_id=failed.event_id) == 1
     async with new_uow() as uow:
         stored = await uow.bills.get_by_booking(event.booking_id)
     assert stored is not None and stored.status is BillStatus.FAILED
@@ -123,4 +114,4 @@ async def test_an_outcome_for_an_unknown_bill_is_not_recorded_as_handled(engine,
     envelope = Envelope.wrap(event, "payment", causation_id=None)
     with pytest.raises(NotFound):
         await handlers.insufficient_fund(event, new_uow().handling(envelope, "billing"))
-    assert await count(engine, messaging.inbox, event_id=envelope.event_id) == 0
+    assert await count_rows(engine, messaging.inbox, event_id=envelope.event_id) == 0

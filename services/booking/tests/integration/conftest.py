@@ -1,53 +1,16 @@
-"""Real Postgres and Redis for the booking service."""
+"""Real Postgres and Redis for the booking service (fixtures from sagakit.pytest_plugin)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-
-import httpx
 import pytest
-from redis.asyncio import Redis
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from booking.adapters.orm import messaging
 from booking.adapters.unit_of_work import SqlBookingUnitOfWork
 from booking.config import Settings
 from booking.entrypoints.app import create_app
-from sagakit.db import create_engine
-from sagakit.testing import REDIS_URL, fresh_database, require_redis, running_app, unique_prefix
+from sagakit.pytest_plugin import ServiceUnderTest
 
 
 @pytest.fixture(scope="session")
-async def database_url() -> str:
-    return await fresh_database("test_booking", "booking:migrations")
-
-
-@pytest.fixture(scope="session")
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
-    yield engine
-    await engine.dispose()
-
-
-@pytest.fixture
-def new_uow(engine: AsyncEngine) -> Callable[[], SqlBookingUnitOfWork]:
-    return lambda: SqlBookingUnitOfWork(engine, messaging, "booking")
-
-
-@pytest.fixture
-async def redis() -> AsyncIterator[Redis]:
-    await require_redis()
-    client = Redis.from_url(REDIS_URL)
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
-def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, redis_url=REDIS_URL, event_prefix=unique_prefix())
-
-
-@pytest.fixture
-async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    async with running_app(create_app(settings)) as client:
-        yield client
+def service() -> ServiceUnderTest:
+    return ServiceUnderTest("booking", messaging, SqlBookingUnitOfWork, Settings, create_app)

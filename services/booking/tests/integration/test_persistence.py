@@ -2,24 +2,15 @@ import uuid
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import select
 
 from booking.adapters.orm import bookings, messaging, metadata
 from booking.domain.commands import CreateBooking
 from booking.domain.model import Booking, BookingStatus
 from booking.service_layer import handlers
 from sagakit.events import Envelope, RejectedBooking
-from sagakit.testing import check_migrations
+from sagakit.testing import check_migrations, count_rows
 from sagakit.uow import AlreadyProcessed
-
-
-async def count(engine: AsyncEngine, table, **where) -> int:
-    query = select(func.count()).select_from(table)
-    for column, value in where.items():
-        query = query.where(table.c[column] == value)
-    async with engine.connect() as conn:
-        return int(await conn.scalar(query) or 0)
 
 
 async def test_migrations_upgrade_downgrade_and_match_the_tables_in_code() -> None:
@@ -29,7 +20,7 @@ async def test_migrations_upgrade_downgrade_and_match_the_tables_in_code() -> No
 async def test_booking_and_its_event_commit_together(engine, new_uow) -> None:
     command = CreateBooking(customer_id="alice", item="Room", amount=Decimal("99.90"))
     booking = await handlers.create_booking(command, new_uow())
-    assert await count(engine, bookings, id=booking.id) == 1
+    assert await count_rows(engine, bookings, id=booking.id) == 1
     async with engine.connect() as conn:
         row = (
             await conn.execute(
@@ -47,8 +38,8 @@ async def test_a_failed_transaction_leaves_neither_state_nor_event(engine, new_u
         async with new_uow() as uow:
             await uow.bookings.add(booking)
             raise RuntimeError("crash before commit")
-    assert await count(engine, bookings, id=booking.id) == 0
-    assert await count(engine, messaging.outbox, booking_id=booking.id) == 0
+    assert await count_rows(engine, bookings, id=booking.id) == 0
+    assert await count_rows(engine, messaging.outbox, booking_id=booking.id) == 0
 
 
 async def test_an_event_delivered_twice_changes_state_once(engine, new_uow) -> None:
@@ -59,7 +50,7 @@ async def test_an_event_delivered_twice_changes_state_once(engine, new_uow) -> N
     await handlers.rejected_booking(event, new_uow().handling(envelope, "booking"))
     with pytest.raises(AlreadyProcessed):
         await handlers.rejected_booking(event, new_uow().handling(envelope, "booking"))
-    assert await count(engine, messaging.inbox, event_id=envelope.event_id) == 1
+    assert await count_rows(engine, messaging.inbox, event_id=envelope.event_id) == 1
     async with new_uow() as uow:
         stored = await uow.bookings.get(booking.id)
     assert stored is not None and stored.status is BookingStatus.REJECTED
@@ -70,4 +61,4 @@ async def test_unknown_booking_event_is_not_recorded_as_handled(engine, new_uow)
     envelope = Envelope.wrap(event, "manager", causation_id=None)
     with pytest.raises(LookupError):
         await handlers.rejected_booking(event, new_uow().handling(envelope, "booking"))
-    assert await count(engine, messaging.inbox, event_id=envelope.event_id) == 0
+    assert await count_rows(engine, messaging.inbox, event_id=envelope.event_id) == 0

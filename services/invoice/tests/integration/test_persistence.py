@@ -3,9 +3,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from invoice.adapters.orm import invoices, messaging, metadata
@@ -14,18 +14,10 @@ from invoice.service_layer import handlers
 from sagakit.db import normalize_url
 from sagakit.events import Envelope, PaidBooking
 from sagakit.migrations import downgrade, migrate
-from sagakit.testing import check_migrations, database_url
+from sagakit.testing import check_migrations, count_rows, database_url
 from sagakit.uow import AlreadyProcessed
 
 MIGRATIONS = "invoice:migrations"
-
-
-async def count(engine: AsyncEngine, table, **where) -> int:
-    query = select(func.count()).select_from(table)
-    for column, value in where.items():
-        query = query.where(table.c[column] == value)
-    async with engine.connect() as conn:
-        return int(await conn.scalar(query) or 0)
 
 
 async def has_sequence(url: str) -> bool:
@@ -111,8 +103,8 @@ async def test_a_failed_transaction_leaves_neither_invoice_nor_event(engine, new
         async with new_uow() as uow:
             await uow.invoices.add(invoice)
             raise RuntimeError("crash before commit")
-    assert await count(engine, invoices, id=invoice.id) == 0
-    assert await count(engine, messaging.outbox, booking_id=invoice.booking_id) == 0
+    assert await count_rows(engine, invoices, id=invoice.id) == 0
+    assert await count_rows(engine, messaging.outbox, booking_id=invoice.booking_id) == 0
 
 
 async def test_the_database_allows_one_invoice_per_booking(new_uow) -> None:
@@ -158,8 +150,8 @@ async def test_an_event_delivered_twice_generates_one_invoice(engine, new_uow) -
     envelope = await deliver(event, new_uow)
     with pytest.raises(AlreadyProcessed):
         await deliver(event, new_uow, envelope)
-    assert await count(engine, messaging.inbox, event_id=envelope.event_id) == 1
-    assert await count(engine, invoices, booking_id=event.booking_id) == 1
+    assert await count_rows(engine, messaging.inbox, event_id=envelope.event_id) == 1
+    assert await count_rows(engine, invoices, booking_id=event.booking_id) == 1
 
 
 async def test_a_second_paid_event_for_the_booking_is_recorded_but_adds_nothing(
@@ -168,6 +160,6 @@ async def test_a_second_paid_event_for_the_booking_is_recorded_but_adds_nothing(
     event = paid()
     await deliver(event, new_uow)
     again = await deliver(event, new_uow)
-    assert await count(engine, messaging.inbox, event_id=again.event_id) == 1
-    assert await count(engine, invoices, booking_id=event.booking_id) == 1
-    assert await count(engine, messaging.outbox, booking_id=event.booking_id) == 1
+    assert await count_rows(engine, messaging.inbox, event_id=again.event_id) == 1
+    assert await count_rows(engine, invoices, booking_id=event.booking_id) == 1
+    assert await count_rows(engine, messaging.outbox, booking_id=event.booking_id) == 1

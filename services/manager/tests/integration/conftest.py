@@ -1,41 +1,34 @@
-"""Real Postgres and Redis for the manager service."""
+"""Real Postgres and Redis for the manager service (fixtures from sagakit.pytest_plugin).
+Manual mode: approvals wait for a decision over HTTP.
+"""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 
-import httpx
 import pytest
-from redis.asyncio import Redis
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from manager.adapters.orm import messaging
 from manager.adapters.unit_of_work import SqlManagerUnitOfWork
 from manager.config import Settings
 from manager.entrypoints.app import create_app
 from manager.service_layer import handlers
-from sagakit.db import create_engine
 from sagakit.events import CreatedBooking
-from sagakit.testing import REDIS_URL, fresh_database, require_redis, running_app, unique_prefix
+from sagakit.pytest_plugin import ServiceUnderTest
 
 
 @pytest.fixture(scope="session")
-async def database_url() -> str:
-    return await fresh_database("test_manager", "manager:migrations")
-
-
-@pytest.fixture(scope="session")
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
-    yield engine
-    await engine.dispose()
-
-
-@pytest.fixture
-def new_uow(engine: AsyncEngine) -> Callable[[], SqlManagerUnitOfWork]:
-    return lambda: SqlManagerUnitOfWork(engine, messaging, "manager")
+def service() -> ServiceUnderTest:
+    return ServiceUnderTest(
+        "manager",
+        messaging,
+        SqlManagerUnitOfWork,
+        Settings,
+        create_app,
+        settings_overrides={"auto_approve": False},
+    )
 
 
 @pytest.fixture
@@ -52,28 +45,3 @@ def pending(
         return event.booking_id
 
     return store
-
-
-@pytest.fixture
-async def redis() -> AsyncIterator[Redis]:
-    await require_redis()
-    client = Redis.from_url(REDIS_URL)
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
-def settings(database_url: str) -> Settings:
-    """Manual mode: approvals wait for a decision over HTTP."""
-    return Settings(
-        database_url=database_url,
-        redis_url=REDIS_URL,
-        event_prefix=unique_prefix(),
-        auto_approve=False,
-    )
-
-
-@pytest.fixture
-async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    async with running_app(create_app(settings)) as client:
-        yield client

@@ -2,7 +2,7 @@ import uuid
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from manager.adapters.orm import approvals, messaging, metadata
@@ -11,16 +11,8 @@ from manager.domain.model import Approval, ApprovalStatus
 from manager.service_layer import handlers
 from sagakit.errors import Conflict
 from sagakit.events import CreatedBooking, Envelope
-from sagakit.testing import check_migrations
+from sagakit.testing import check_migrations, count_rows
 from sagakit.uow import AlreadyProcessed
-
-
-async def count(engine: AsyncEngine, table, **where) -> int:
-    query = select(func.count()).select_from(table)
-    for column, value in where.items():
-        query = query.where(table.c[column] == value)
-    async with engine.connect() as conn:
-        return int(await conn.scalar(query) or 0)
 
 
 async def outbox_envelopes(engine: AsyncEngine, booking_id: uuid.UUID) -> list[Envelope]:
@@ -79,8 +71,8 @@ async def test_a_failed_transaction_leaves_neither_state_nor_event(engine, new_u
         async with new_uow() as uow:
             await uow.approvals.add(approval)
             raise RuntimeError("crash before commit")
-    assert await count(engine, approvals, booking_id=approval.booking_id) == 0
-    assert await count(engine, messaging.outbox, booking_id=approval.booking_id) == 0
+    assert await count_rows(engine, approvals, booking_id=approval.booking_id) == 0
+    assert await count_rows(engine, messaging.outbox, booking_id=approval.booking_id) == 0
 
 
 async def test_a_created_event_delivered_twice_is_recorded_once(engine, new_uow) -> None:
@@ -93,9 +85,9 @@ async def test_a_created_event_delivered_twice_is_recorded_once(engine, new_uow)
         await handlers.created_booking(
             event, new_uow().handling(envelope, "manager"), auto_approve=True
         )
-    assert await count(engine, messaging.inbox, event_id=envelope.event_id) == 1
-    assert await count(engine, approvals, booking_id=event.booking_id) == 1
-    assert await count(engine, messaging.outbox, booking_id=event.booking_id) == 1
+    assert await count_rows(engine, messaging.inbox, event_id=envelope.event_id) == 1
+    assert await count_rows(engine, approvals, booking_id=event.booking_id) == 1
+    assert await count_rows(engine, messaging.outbox, booking_id=event.booking_id) == 1
 
 
 async def test_a_second_created_event_for_the_same_booking_is_only_marked_seen(
@@ -105,8 +97,8 @@ async def test_a_second_created_event_for_the_same_booking_is_only_marked_seen(
     await handlers.created_booking(event, new_uow(), auto_approve=False)
     again = Envelope.wrap(event, "booking", causation_id=None)
     await handlers.created_booking(event, new_uow().handling(again, "manager"), auto_approve=True)
-    assert await count(engine, messaging.inbox, event_id=again.event_id) == 1
-    assert await count(engine, messaging.outbox, booking_id=event.booking_id) == 0
+    assert await count_rows(engine, messaging.inbox, event_id=again.event_id) == 1
+    assert await count_rows(engine, messaging.outbox, booking_id=event.booking_id) == 0
     async with new_uow() as uow:
         stored = await uow.approvals.get(event.booking_id)
     assert stored is not None and stored.status is ApprovalStatus.PENDING

@@ -2,25 +2,16 @@ import uuid
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payment.adapters.orm import customers, messaging, metadata, payments
 from payment.domain.commands import SetCredit, SubmitPayment
 from payment.domain.model import Payment, PaymentStatus
 from payment.service_layer import handlers
 from sagakit.events import BilledBooking, Envelope
-from sagakit.testing import check_migrations
+from sagakit.testing import check_migrations, count_rows
 from sagakit.uow import AlreadyProcessed
-
-
-async def count(engine: AsyncEngine, table, **where) -> int:
-    query = select(func.count()).select_from(table)
-    for column, value in where.items():
-        query = query.where(table.c[column] == value)
-    async with engine.connect() as conn:
-        return int(await conn.scalar(query) or 0)
 
 
 def bill(customer_id: str, amount: str = "30.00") -> BilledBooking:
@@ -76,8 +67,8 @@ async def test_a_failed_transaction_leaves_neither_state_nor_event(engine, new_u
         async with new_uow() as uow:
             await uow.payments.add(payment)
             raise RuntimeError("crash before commit")
-    assert await count(engine, payments, booking_id=payment.booking_id) == 0
-    assert await count(engine, messaging.outbox, booking_id=payment.booking_id) == 0
+    assert await count_rows(engine, payments, booking_id=payment.booking_id) == 0
+    assert await count_rows(engine, messaging.outbox, booking_id=payment.booking_id) == 0
 
 
 async def test_a_bill_delivered_twice_opens_one_payment(engine, new_uow) -> None:
@@ -85,9 +76,9 @@ async def test_a_bill_delivered_twice_opens_one_payment(engine, new_uow) -> None
     envelope = await open_payment(new_uow, event)
     with pytest.raises(AlreadyProcessed):
         await handlers.billed_booking(event, new_uow().handling(envelope, "payment"))
-    assert await count(engine, messaging.inbox, event_id=envelope.event_id) == 1
-    assert await count(engine, payments, booking_id=event.booking_id) == 1
-    assert await count(engine, messaging.outbox, booking_id=event.booking_id) == 0
+    assert await count_rows(engine, messaging.inbox, event_id=envelope.event_id) == 1
+    assert await count_rows(engine, payments, booking_id=event.booking_id) == 1
+    assert await count_rows(engine, messaging.outbox, booking_id=event.booking_id) == 0
 
 
 async def test_set_credit_upserts_and_replaces_the_stored_credit(engine, new_uow) -> None:

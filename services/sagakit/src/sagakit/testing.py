@@ -14,8 +14,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from fastapi import FastAPI
 from redis.asyncio import Redis
-from sqlalchemy import MetaData, create_engine, inspect, text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy import MetaData, Table, create_engine, func, inspect, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from sagakit.db import normalize_url
@@ -212,3 +212,12 @@ async def consumed(redis: Redis, stream: str, group: str) -> bool:
     groups = {g["name"].decode(): g for g in await redis.xinfo_groups(stream)}
     info = groups.get(group)
     return info is not None and info["lag"] == 0 and info["pending"] == 0
+
+
+async def count_rows(engine: AsyncEngine, table: Table, **where: object) -> int:
+    """How many rows of `table` match `column=value` filters."""
+    query = select(func.count()).select_from(table)
+    for column, value in where.items():
+        query = query.where(table.c[column] == value)
+    async with engine.connect() as conn:
+        return int(await conn.scalar(query) or 0)

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 import pytest
-from redis.asyncio import Redis
 from sqlalchemy import Column, Integer, MetaData, Table, Uuid, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -20,7 +19,7 @@ from sagakit.postgres import SqlUnitOfWork
 from sagakit.runtime import ServiceRuntime, ServiceSpec
 from sagakit.settings import ServiceSettings, Transport
 from sagakit.tables import messaging_tables
-from sagakit.testing import REDIS_URL, fresh_database, require_redis, unique_prefix
+from sagakit.testing import REDIS_URL, fresh_database, unique_prefix
 
 metadata = MetaData()
 messaging = messaging_tables(metadata)
@@ -92,14 +91,6 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     engine = create_engine(database_url)
     yield engine
     await engine.dispose()
-
-
-@pytest.fixture
-async def redis() -> AsyncIterator[Redis]:
-    await require_redis()
-    client = Redis.from_url(REDIS_URL)
-    yield client
-    await client.aclose()
 
 
 @pytest.fixture
