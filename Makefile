@@ -5,7 +5,7 @@ export UV_PYTHON_DOWNLOADS := never
 RUN := $(UV) run --frozen
 
 .DEFAULT_GOAL := help
-.PHONY: help install up up-pubsub demo test test-unit test-integration test-e2e lint fmt typecheck asyncapi servers clean
+.PHONY: help install up up-pubsub demo test test-unit test-integration test-e2e lint fmt typecheck asyncapi servers tools clean
 
 help: ## Show the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -51,6 +51,9 @@ asyncapi: install ## Regenerate docs/asyncapi/*.json from the code
 
 servers: ## Start the machine's Postgres and Redis for the tests (installs them if missing)
 	scripts/ensure-servers.sh
+
+tools: ## Install the test tools from Debian packages when missing (prometheus, promtool)
+	scripts/ensure-tools.sh
 
 clean: ## Remove the virtualenv, caches and private servers' data
 	rm -rf .venv .local .mypy_cache .ruff_cache .pytest_cache

@@ -8,15 +8,23 @@ Service logs go to files; a failed wait prints their tails.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import socket
+import threading
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
 from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
 from redis.asyncio import Redis
 
 from sagactl.backends import Backends
@@ -25,6 +33,7 @@ from sagactl.devstack import Stack
 from sagakit.testing import (
     POSTGRES_URL,
     REDIS_URL,
+    drop_database,
     fresh_database,
     require_postgres,
     require_redis,
@@ -48,6 +57,93 @@ def free_ports(count: int) -> list[int]:
     for sock in sockets:
         sock.close()
     return ports
+
+
+@dataclass(frozen=True)
+class ReceivedSpan:
+    """One span as the OTLP receiver decoded it."""
+
+    trace_id: str
+    span_id: str
+    parent_id: str
+    name: str
+    kind: int
+    service: str
+    attributes: dict[str, Any]
+    links: tuple[tuple[str, str], ...]
+
+
+class OtlpReceiver:
+    """A real OTLP/HTTP trace receiver: decodes ExportTraceServiceRequest protobufs."""
+
+    def __init__(self) -> None:
+        self.spans: list[ReceivedSpan] = []
+        self._lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if self.headers.get("Content-Encoding") == "gzip":
+                    body = gzip.decompress(body)
+                receiver.receive(body)
+                reply = ExportTraceServiceResponse().SerializeToString()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.send_header("Content-Length", str(len(reply)))
+                self.end_headers()
+                self.wfile.write(reply)
+
+            def log_message(self, *args: Any) -> None:
+                return None
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.endpoint = f"http://127.0.0.1:{self._server.server_address[1]}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def receive(self, body: bytes) -> None:
+        request = ExportTraceServiceRequest.FromString(body)
+        spans = []
+        for resource_spans in request.resource_spans:
+            resource = _attributes(resource_spans.resource.attributes)
+            for scope_spans in resource_spans.scope_spans:
+                for span in scope_spans.spans:
+                    spans.append(
+                        ReceivedSpan(
+                            trace_id=span.trace_id.hex(),
+                            span_id=span.span_id.hex(),
+                            parent_id=span.parent_span_id.hex(),
+                            name=span.name,
+                            kind=span.kind,
+                            service=str(resource.get("service.name")),
+                            attributes=_attributes(span.attributes),
+                            links=tuple((k.trace_id.hex(), k.span_id.hex()) for k in span.links),
+                        )
+                    )
+        with self._lock:
+            self.spans.extend(spans)
+
+    def snapshot(self) -> list[ReceivedSpan]:
+        with self._lock:
+            return list(self.spans)
+
+    def close(self) -> None:
+        self._server.shutdown()
+
+
+def _attributes(pairs: Any) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for pair in pairs:
+        kind = pair.value.WhichOneof("value")
+        values[pair.key] = getattr(pair.value, kind) if kind else None
+    return values
+
+
+@pytest.fixture(scope="session")
+def otlp() -> Iterator[OtlpReceiver]:
+    receiver = OtlpReceiver()
+    yield receiver
+    receiver.close()
 
 
 class LiveStack:
@@ -127,7 +223,7 @@ class LiveStack:
         assert await self.stack.wait_ready((name,)), self.log_tail()
 
 
-async def launch(transport: str, database_prefix: str, logs: Path) -> LiveStack:
+async def launch(transport: str, database_prefix: str, logs: Path, otlp: OtlpReceiver) -> LiveStack:
     await require_postgres()
     await require_redis()
     for name in SERVICES:
@@ -138,7 +234,15 @@ async def launch(transport: str, database_prefix: str, logs: Path) -> LiveStack:
         with (logs / f"{name}.log").open("a") as out:
             out.write(line + "\n")
 
-    env = {**FAST_RECOVERY, "EVENT_TRANSPORT": transport, "EVENT_PREFIX": prefix}
+    env = {
+        **FAST_RECOVERY,
+        "EVENT_TRANSPORT": transport,
+        "EVENT_PREFIX": prefix,
+        "OTEL_EXPORTER_OTLP_ENDPOINT": otlp.endpoint,
+        "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+        "OTEL_BSP_SCHEDULE_DELAY": "100",
+        "OTEL_SDK_DISABLED": "false",
+    }
     stack = Stack(
         Backends(database_url=POSTGRES_URL, redis_url=REDIS_URL),
         env,
@@ -156,17 +260,25 @@ async def shut(live: LiveStack) -> None:
     await live.stack.stop()
     await live.client.aclose()
     await live.redis.aclose()
+    for name in SERVICES:
+        await drop_database(live.stack.database_prefix + name)
 
 
 @pytest.fixture(scope="session")
-async def streams(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[LiveStack]:
-    live = await launch("streams", "e2e_", tmp_path_factory.mktemp("streams-logs"))
+async def streams(
+    tmp_path_factory: pytest.TempPathFactory, otlp: OtlpReceiver
+) -> AsyncIterator[LiveStack]:
+    prefix = f"e2e_{uuid.uuid4().hex[:6]}_"  # parallel runs on one server never collide
+    live = await launch("streams", prefix, tmp_path_factory.mktemp("streams-logs"), otlp)
     yield live
     await shut(live)
 
 
 @pytest.fixture(scope="session")
-async def pubsub(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[LiveStack]:
-    live = await launch("pubsub", "e2e_pubsub_", tmp_path_factory.mktemp("pubsub-logs"))
+async def pubsub(
+    tmp_path_factory: pytest.TempPathFactory, otlp: OtlpReceiver
+) -> AsyncIterator[LiveStack]:
+    prefix = f"e2e_{uuid.uuid4().hex[:6]}_pubsub_"
+    live = await launch("pubsub", prefix, tmp_path_factory.mktemp("pubsub-logs"), otlp)
     yield live
     await shut(live)

@@ -12,15 +12,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # The table in the README, checked against the services' wiring.
 CHOREOGRAPHY = {
-    "booking": (
-        {E.CREATED_BOOKING_EVENT},
-        {
-            E.APPROVED_BOOKING_EVENT,
-            E.REJECTED_BOOKING_EVENT,
-            E.INVOICE_GENERATED_EVENT,
-            E.INSUFFICIENT_FUND_EVENT,
-        },
-    ),
+    # booking also journals every event of its sagas (the timeline), so it hears all seven.
+    "booking": ({E.CREATED_BOOKING_EVENT}, set(E)),
     "manager": ({E.APPROVED_BOOKING_EVENT, E.REJECTED_BOOKING_EVENT}, {E.CREATED_BOOKING_EVENT}),
     "billing": (
         {E.BILLED_BOOKING_EVENT},
@@ -54,7 +47,7 @@ def test_each_service_publishes_and_listens_to_what_the_choreography_says(servic
 def test_every_event_has_one_producer_and_at_least_one_listener() -> None:
     for event in E:
         producers = [s for s, (pub, _) in CHOREOGRAPHY.items() if event in pub]
-        listeners = [s for s, (_, sub) in CHOREOGRAPHY.items() if event in sub]
+        listeners = [s for s, (pub, sub) in CHOREOGRAPHY.items() if event in sub - pub]
         assert len(producers) == 1, event
         assert listeners, event
 

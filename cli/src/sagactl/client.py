@@ -36,9 +36,14 @@ class ApiError(RuntimeError):
 class SagaClient:
     """Typed calls to the saga's HTTP APIs."""
 
-    def __init__(self, endpoints: Endpoints, timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        endpoints: Endpoints,
+        timeout: float = 5.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         self.endpoints = endpoints
-        self._http = httpx.AsyncClient(timeout=timeout)
+        self._http = httpx.AsyncClient(timeout=timeout, transport=transport)
 
     async def aclose(self) -> None:
         """Close the connection pool."""
@@ -100,6 +105,13 @@ class SagaClient:
             except httpx.HTTPError as exc:
                 result[service] = f"unreachable: {exc.__class__.__name__}"
         return result
+
+    async def timeline(self, booking_id: str) -> dict[str, Any] | str | None:
+        """The saga step by step as booking journaled it; None for an unknown booking."""
+        try:
+            return await self.find("booking", f"/bookings/{booking_id}/timeline")
+        except (httpx.HTTPError, ApiError) as exc:
+            return f"unavailable: {exc.__class__.__name__}"
 
     async def ready(self, service: str) -> bool:
         """Does the service answer /readyz with 200?"""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from pathlib import Path
@@ -14,7 +15,7 @@ from rich.console import Console
 from sagactl import deadletters, demo, devstack
 from sagactl.backends import MissingServer, resolve
 from sagactl.client import SERVICES, Endpoints, SagaClient
-from sagactl.render import status_table
+from sagactl.render import Record, status_table, timeline_view
 
 app = typer.Typer(
     help="Run, demo and inspect the booking saga.", no_args_is_help=True, add_completion=False
@@ -42,6 +43,7 @@ def up(
     auto_approve: bool = typer.Option(True, envvar="AUTO_APPROVE", help="Manager approves alone."),
     state_dir: Path = typer.Option(Path(".local"), help="Where private servers keep their data."),
     base_port: int = typer.Option(8001, envvar="SAGA_BASE_PORT", help="Port of booking; +1..+4."),
+    log_format: str = typer.Option("text", envvar="LOG_FORMAT", help="text or json log lines."),
 ) -> None:
     """Start the five services (and private servers if none answer) until Ctrl-C."""
     try:
@@ -49,7 +51,11 @@ def up(
     except MissingServer as exc:
         console.print(f"[red]{exc}")
         raise typer.Exit(2) from exc
-    extra = {"EVENT_TRANSPORT": transport, "AUTO_APPROVE": str(auto_approve).lower()}
+    extra = {
+        "EVENT_TRANSPORT": transport,
+        "AUTO_APPROVE": str(auto_approve).lower(),
+        "LOG_FORMAT": log_format,
+    }
     try:
         code = asyncio.run(devstack.run(backends, extra, base_port))
     finally:
@@ -65,10 +71,15 @@ def run_demo(timeout: float = typer.Option(30.0, help="Seconds to wait for each 
 
 
 @app.command()
-def status(booking_id: str) -> None:
-    """What each of the five services knows about a booking."""
-    snapshot = _with_client(lambda client: client.snapshot(booking_id))
-    console.print(status_table(booking_id, snapshot))
+def status(booking_id: uuid.UUID) -> None:
+    """What each of the five services knows about a booking, and its saga step by step."""
+
+    async def action(client: SagaClient) -> tuple[dict[str, Record], Record]:
+        return await client.snapshot(str(booking_id)), await client.timeline(str(booking_id))
+
+    snapshot, timeline = _with_client(action)
+    console.print(status_table(str(booking_id), snapshot))
+    console.print(timeline_view(str(booking_id), timeline))
 
 
 @app.command("wait-ready")

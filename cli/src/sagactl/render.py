@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
+from rich.console import Group, RenderableType
 from rich.table import Table
+from rich.text import Text
 
 Record = dict[str, Any] | None | str
 
@@ -38,3 +41,50 @@ def status_table(booking_id: str, snapshot: dict[str, Record]) -> Table:
         style = "dim" if record is None else ("red" if isinstance(record, str) else "")
         table.add_row(service, describe(service, record), style=style)
     return table
+
+
+def timeline_view(booking_id: str, timeline: Record) -> RenderableType:
+    """The saga step by step (from the booking service's journal), or why there is none."""
+    if timeline is None:
+        return Text(f"No timeline: the booking service knows no booking {booking_id}.", "dim")
+    if isinstance(timeline, str):
+        return Text(f"No timeline: booking service {timeline}", "red")
+    table = Table(title=_timeline_title(timeline), title_justify="left")
+    for column in ("#", "step", "producer", "at (UTC)"):
+        table.add_column(column)
+    table.add_column("+ms", justify="right")
+    table.add_column("trace")
+    for number, step in enumerate(timeline["steps"], start=1):
+        table.add_row(
+            str(number),
+            step["event_type"],
+            step["producer"],
+            _clock(step["occurred_at"]),
+            f"+{step['since_previous_ms']:.1f}",
+            _short(step["trace_id"]),
+        )
+    return Group(table, *(Text(note) for note in _timeline_notes(timeline)))
+
+
+def _timeline_title(timeline: dict[str, Any]) -> str:
+    state = "finished" if timeline["finished"] else "running"
+    steps, took = len(timeline["steps"]), timeline["duration_ms"]
+    return f"Timeline: {timeline['status']}, {state}, {steps} steps in {took:.0f} ms"
+
+
+def _timeline_notes(timeline: dict[str, Any]) -> list[str]:
+    notes = []
+    expected = timeline.get("expected_next")
+    if expected:
+        events = " or ".join(expected["event_types"])
+        notes.append(f"next: {events} from {expected['producer']} ({expected['note']})")
+    notes.append(f"trace id: {timeline.get('trace_id') or '-'}")
+    return notes
+
+
+def _clock(moment: str) -> str:
+    return datetime.fromisoformat(moment).astimezone(UTC).strftime("%H:%M:%S.%f")[:-3]
+
+
+def _short(trace_id: str | None) -> str:
+    return trace_id[:8] if trace_id else "-"

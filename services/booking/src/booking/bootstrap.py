@@ -1,6 +1,7 @@
 """The one place that wires the booking service's settings, adapters and handlers."""
 
 from booking.adapters.orm import messaging
+from booking.adapters.saga_metrics import sample_running_sagas
 from booking.adapters.unit_of_work import SqlBookingUnitOfWork
 from booking.config import Settings
 from booking.service_layer.handlers import EVENT_HANDLERS
@@ -13,6 +14,7 @@ SPEC = ServiceSpec(
     unit_of_work=SqlBookingUnitOfWork,
     publishes=(EventType.CREATED_BOOKING_EVENT,),
     handlers=EVENT_HANDLERS,
+    sampler=sample_running_sagas,
 )
 
 

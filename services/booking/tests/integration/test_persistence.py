@@ -1,15 +1,17 @@
 import uuid
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
 
-from booking.adapters.orm import bookings, messaging, metadata
+from booking.adapters.orm import bookings, messaging, metadata, saga_journal
 from booking.domain.commands import CreateBooking
 from booking.domain.model import Booking, BookingStatus
 from booking.service_layer import handlers
-from sagakit.events import Envelope, RejectedBooking
+from sagakit.events import Envelope, PaidBooking, RejectedBooking
 from sagakit.testing import check_migrations, count_rows
+from sagakit.tracing import continued
 from sagakit.uow import AlreadyProcessed
 
 
@@ -51,6 +53,7 @@ async def test_an_event_delivered_twice_changes_state_once(engine, new_uow) -> N
     with pytest.raises(AlreadyProcessed):
         await handlers.rejected_booking(event, new_uow().handling(envelope, "booking"))
     assert await count_rows(engine, messaging.inbox, event_id=envelope.event_id) == 1
+    assert await count_rows(engine, saga_journal, event_id=envelope.event_id) == 1
     async with new_uow() as uow:
         stored = await uow.bookings.get(booking.id)
     assert stored is not None and stored.status is BookingStatus.REJECTED
@@ -62,3 +65,20 @@ async def test_unknown_booking_event_is_not_recorded_as_handled(engine, new_uow)
     with pytest.raises(LookupError):
         await handlers.rejected_booking(event, new_uow().handling(envelope, "booking"))
     assert await count_rows(engine, messaging.inbox, event_id=envelope.event_id) == 0
+    assert await count_rows(engine, saga_journal, event_id=envelope.event_id) == 0
+
+
+async def test_a_journal_entry_records_the_envelope_and_the_handling_trace(engine, new_uow) -> None:
+    event = PaidBooking(
+        booking_id=uuid.uuid4(), customer_id="eve", item="R", amount=1, paid_at=datetime.now(UTC)
+    )
+    envelope = Envelope.wrap(event, "payment", causation_id=uuid.uuid4())
+    trace = "5bf92f3577b34da6a3ce929d0e0e4736"
+    with continued({"traceparent": f"00-{trace}-00f067aa0ba902b7-01"}):
+        await handlers.paid_booking(event, new_uow().handling(envelope, "booking"))
+    async with new_uow() as uow:
+        [entry] = await uow.journal.entries(event.booking_id)
+    assert entry.event_id == envelope.event_id and entry.causation_id == envelope.causation_id
+    assert (entry.event_type, entry.producer) == ("PAID_BOOKING_EVENT", "payment")
+    assert entry.occurred_at == envelope.occurred_at and entry.recorded_at >= entry.occurred_at
+    assert entry.trace_id == trace

@@ -11,9 +11,13 @@ from booking.service_layer.unit_of_work import BookingFilter
 from sagakit.errors import NotFound
 from sagakit.events import (
     ApprovedBooking,
+    BilledBooking,
+    CreatedBooking,
     Envelope,
+    EventType,
     InsufficientFund,
     InvoiceGenerated,
+    PaidBooking,
     RejectedBooking,
     SagaEvent,
 )
@@ -100,3 +104,58 @@ async def test_views_find_by_status_and_customer(uow) -> None:
     with pytest.raises(NotFound):
         await views.booking(uuid.uuid4(), uow)
     assert datetime.now(UTC) >= found[0].created_at
+
+
+async def test_events_that_change_nothing_here_are_still_journaled(uow) -> None:
+    booking_id = await create(uow)
+    billed = BilledBooking(
+        booking_id=booking_id,
+        bill_id=uuid.uuid4(),
+        customer_id="alice",
+        item="Room 101",
+        amount=Decimal("120.00"),
+    )
+    envelope = delivered(billed, "billing")
+    await handlers.billed_booking(billed, uow.handling(envelope, "booking"))
+    with pytest.raises(AlreadyProcessed):
+        await handlers.billed_booking(billed, uow.handling(envelope, "booking"))
+    [entry] = await uow.journal.entries(booking_id)
+    assert (entry.event_id, entry.producer) == (envelope.event_id, "billing")
+    assert uow.bookings.rows[booking_id].status is BookingStatus.PENDING
+
+
+async def test_journal_only_handlers_do_not_need_the_booking(uow) -> None:
+    event = PaidBooking(
+        booking_id=uuid.uuid4(),
+        customer_id="alice",
+        item="Room 101",
+        amount=Decimal("120.00"),
+        paid_at=datetime.now(UTC),
+    )
+    await handlers.paid_booking(event, uow.handling(delivered(event, "payment"), "booking"))
+    assert len(await uow.journal.entries(event.booking_id)) == 1
+
+
+async def test_a_failed_handling_journals_nothing(uow) -> None:
+    event = RejectedBooking(booking_id=uuid.uuid4(), customer_id="alice", reason="x")
+    with pytest.raises(NotFound):
+        await handlers.rejected_booking(event, uow.handling(delivered(event), "booking"))
+    assert await uow.journal.entries(event.booking_id) == []
+
+
+async def test_the_timeline_view_tells_the_saga_so_far(uow) -> None:
+    booking_id = await create(uow)
+    [created] = uow.outbox
+    await handlers.created_booking(
+        CreatedBooking.model_validate({**created.payload, "booking_id": booking_id}),
+        uow.handling(created, "booking"),
+    )
+    saga = await views.saga_timeline(booking_id, uow)
+    assert [step.entry.event_type for step in saga.steps] == ["CREATED_BOOKING_EVENT"]
+    assert saga.expected_next is not None and saga.expected_next.producer == "manager"
+    with pytest.raises(NotFound):
+        await views.saga_timeline(uuid.uuid4(), uow)
+
+
+def test_booking_listens_to_every_saga_event() -> None:
+    assert set(handlers.EVENT_HANDLERS) == set(EventType)

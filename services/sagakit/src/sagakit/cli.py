@@ -27,7 +27,7 @@ def service_cli(
     ) -> None:
         """Serve the HTTP API, the event consumers and the outbox relay in one process."""
         settings = settings_factory()
-        configure_logging(settings.service_name, settings.log_level)
+        configure_logging(settings.service_name, settings.log_level, settings.log_format)
         if migrate:
             asyncio.run(migrations.migrate(script_location, settings.resolved_database_url()))
         import uvicorn  # only `serve` needs the server
@@ -45,7 +45,7 @@ def service_cli(
     def migrate(revision: str = typer.Argument("head", help="Target revision.")) -> None:
         """Create the database if needed and upgrade its schema."""
         settings = settings_factory()
-        configure_logging(settings.service_name, settings.log_level)
+        configure_logging(settings.service_name, settings.log_level, settings.log_format)
         asyncio.run(migrations.migrate(script_location, settings.resolved_database_url(), revision))
         typer.echo(f"{settings.service_name}: database at {revision}")
 
@@ -53,7 +53,7 @@ def service_cli(
     def downgrade(revision: str = typer.Argument(..., help="Target revision, or base.")) -> None:
         """Downgrade the schema (base drops every table of the service)."""
         settings = settings_factory()
-        configure_logging(settings.service_name, settings.log_level)
+        configure_logging(settings.service_name, settings.log_level, settings.log_format)
         url = settings.resolved_database_url()
         asyncio.run(migrations.downgrade(script_location, url, revision))
         typer.echo(f"{settings.service_name}: database at {revision}")

@@ -14,13 +14,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Protocol
 
+from sagakit import metrics
 from sagakit.deadletter import DeadLetterQueue, Failure
-from sagakit.events import MalformedEvent, SagaEvent, parse_envelope
+from sagakit.events import Envelope, MalformedEvent, SagaEvent, parse_envelope
+from sagakit.logs import log_context
 from sagakit.tracing import continued
 from sagakit.uow import AbstractUnitOfWork, AlreadyProcessed, Handler
 
@@ -72,61 +76,98 @@ class EventConsumer:
         self._max_deliveries = max_deliveries
         self._transport = transport
 
-    async def handle(self, delivery: Delivery, handler: Handler) -> Outcome:
-        """Parse and handle one message; handler errors propagate to the caller."""
-        try:
-            envelope = parse_envelope(delivery.body)
-            event: SagaEvent = envelope.event()
-        except MalformedEvent as exc:
-            await self.dead_letter(delivery, f"malformed: {exc}")
-            return Outcome.DEAD_LETTERED
-        try:
-            with continued(delivery.headers):
-                await handler(event, self._new_uow().handling(envelope, self.group))
-        except AlreadyProcessed:
-            log.info("duplicate %s %s skipped", envelope.event_type, envelope.event_id)
-            return Outcome.DUPLICATE
-        return Outcome.HANDLED
-
     async def on_stream(
         self, message: StreamMessage, delivery: Delivery, handler: Handler, reclaimed: bool
     ) -> Outcome:
         """Streams policy: ack after commit; leave failures pending; dead-letter the last one."""
+        parsed = _parse(delivery)
+        with self._scope(delivery, parsed):
+            outcome = await self._stream_policy(message, delivery, parsed, handler, reclaimed)
+        self._count(parsed, outcome)
+        return outcome
+
+    async def on_channel(self, delivery: Delivery, handler: Handler) -> Outcome:
+        """Pub/Sub policy: retry in process with backoff, then dead-letter."""
+        parsed = _parse(delivery)
+        with self._scope(delivery, parsed):
+            outcome = await self._channel_policy(delivery, parsed, handler)
+        self._count(parsed, outcome)
+        return outcome
+
+    async def _stream_policy(
+        self,
+        message: StreamMessage,
+        delivery: Delivery,
+        parsed: Parsed,
+        handler: Handler,
+        reclaimed: bool,
+    ) -> Outcome:
         if reclaimed:
             count = await message.get_delivery_count()
             if count > self._max_deliveries:
                 error = f"gave up after {count - 1} deliveries that never completed"
-                await self.dead_letter(_with_count(delivery, count - 1), error)
+                await self.dead_letter(replace(delivery, deliveries=count - 1), error)
                 await message.ack()
                 return Outcome.DEAD_LETTERED
         try:
-            outcome = await self.handle(delivery, handler)
+            outcome = await self._handle(delivery, parsed, handler)
         except Exception as exc:
             count = await message.get_delivery_count()
             if count < self._max_deliveries:
                 log.warning("delivery %d of %s failed, will retry: %r", count, delivery.origin, exc)
                 return Outcome.RETRY
-            await self.dead_letter(_with_count(delivery, count), repr(exc))
+            await self.dead_letter(replace(delivery, deliveries=count), repr(exc))
             outcome = Outcome.DEAD_LETTERED
         await message.ack()
         return outcome
 
-    async def on_channel(self, delivery: Delivery, handler: Handler) -> Outcome:
-        """Pub/Sub policy: retry in process with backoff, then dead-letter."""
+    async def _channel_policy(
+        self, delivery: Delivery, parsed: Parsed, handler: Handler
+    ) -> Outcome:
         for attempt in range(1, self._max_deliveries + 1):
             try:
-                return await self.handle(_with_count(delivery, attempt), handler)
+                return await self._handle(replace(delivery, deliveries=attempt), parsed, handler)
             except Exception as exc:
                 if attempt == self._max_deliveries:
-                    await self.dead_letter(_with_count(delivery, attempt), repr(exc))
+                    await self.dead_letter(replace(delivery, deliveries=attempt), repr(exc))
                     return Outcome.DEAD_LETTERED
+                self._count(parsed, Outcome.RETRY)
                 log.warning("attempt %d on %s failed, retrying: %r", attempt, delivery.origin, exc)
                 await asyncio.sleep(min(0.05 * 2**attempt, 2.0))
         return Outcome.DEAD_LETTERED  # unreachable: max_deliveries >= 1
 
+    async def _handle(self, delivery: Delivery, parsed: Parsed, handler: Handler) -> Outcome:
+        """Run the handler once; its errors propagate to the policy."""
+        if parsed.envelope is None or parsed.event is None:
+            await self.dead_letter(delivery, f"malformed: {parsed.error}")
+            return Outcome.DEAD_LETTERED
+        started = time.perf_counter()
+        try:
+            await handler(parsed.event, self._new_uow().handling(parsed.envelope, self.group))
+        except AlreadyProcessed:
+            log.info("duplicate %s skipped", parsed.envelope.event_id)
+            return Outcome.DUPLICATE
+        elapsed = time.perf_counter() - started
+        metrics.HANDLER_DURATION.labels(self.group, parsed.event_type).observe(elapsed)
+        return Outcome.HANDLED
+
+    @contextmanager
+    def _scope(self, delivery: Delivery, parsed: Parsed) -> Iterator[None]:
+        booking_id = str(parsed.envelope.booking_id) if parsed.envelope else None
+        with (
+            continued(delivery.headers, booking_id),
+            log_context(event_type=parsed.event_type, booking_id=booking_id),
+        ):
+            yield
+
+    def _count(self, parsed: Parsed, outcome: Outcome) -> None:
+        label = "retried" if outcome is Outcome.RETRY else outcome.value
+        metrics.EVENTS_CONSUMED.labels(self.group, parsed.event_type, label).inc()
+
     async def dead_letter(self, delivery: Delivery, error: str) -> None:
         """Move a message to the dead-letter stream with its origin and the error."""
-        event_type, event_id = _identify(delivery.body)
+        parsed = _parse(delivery)
+        event_id = str(parsed.envelope.event_id) if parsed.envelope else ""
         await self._dead_letters.add(
             Failure(
                 origin=delivery.origin,
@@ -136,21 +177,33 @@ class EventConsumer:
                 error=error,
                 deliveries=delivery.deliveries,
                 raw=delivery.raw,
-                event_type=event_type,
+                event_type=parsed.event_type,
                 event_id=event_id,
             )
         )
         log.error("dead-lettered message from %s: %s", delivery.origin, error)
 
 
-def _with_count(delivery: Delivery, count: int) -> Delivery:
-    return replace(delivery, deliveries=count)
+@dataclass(frozen=True)
+class Parsed:
+    """A delivery decoded once: the envelope and typed event, or why not."""
+
+    envelope: Envelope | None
+    event: SagaEvent | None
+    error: str = ""
+
+    @property
+    def event_type(self) -> str:
+        """The event type, or "unknown" when the message could not be read."""
+        return self.envelope.event_type.value if self.envelope else "unknown"
 
 
-def _identify(body: bytes) -> tuple[str, str]:
-    """Best-effort event type and id of a message, for the dead-letter entry."""
+def _parse(delivery: Delivery) -> Parsed:
     try:
-        envelope = parse_envelope(body)
-    except MalformedEvent:
-        return "", ""
-    return envelope.event_type.value, str(envelope.event_id)
+        envelope = parse_envelope(delivery.body)
+    except MalformedEvent as exc:
+        return Parsed(None, None, str(exc))
+    try:
+        return Parsed(envelope, envelope.event())
+    except MalformedEvent as exc:
+        return Parsed(envelope, None, str(exc))

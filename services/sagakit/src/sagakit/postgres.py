@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sagakit.domain import Aggregate
 from sagakit.events import Envelope
 from sagakit.tables import MessagingTables
-from sagakit.tracing import outgoing_headers
+from sagakit.tracing import continue_saga, outgoing_headers
 from sagakit.uow import AbstractUnitOfWork
 
 
@@ -32,6 +32,16 @@ class SqlUnitOfWork(AbstractUnitOfWork):
         self._tables = tables
         self._on_commit = on_commit
         self._context: dict[str, str] = {}
+        self._after_commit: list[Callable[[], None]] = []
+
+    @property
+    def trace_headers(self) -> dict[str, str]:
+        """The W3C headers of the context this transaction runs in."""
+        return self._context
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run `callback` once this transaction has committed (for metrics, not for state)."""
+        self._after_commit.append(callback)
 
     def track(self, aggregate: Aggregate) -> None:
         """Remember the aggregate; a new one belongs to the saga whose context is current."""
@@ -42,6 +52,7 @@ class SqlUnitOfWork(AbstractUnitOfWork):
     async def _begin(self) -> None:
         # The context this transaction runs in: the incoming message's, the request's, or new.
         self._context = outgoing_headers()
+        self._after_commit = []
         self.connection = await self._engine.connect()
         await self.connection.begin()
         self._open_repositories(self.connection)
@@ -65,18 +76,26 @@ class SqlUnitOfWork(AbstractUnitOfWork):
 
     async def _commit(self, outgoing: list[tuple[Envelope, Aggregate]]) -> None:
         if outgoing:
-            rows = [_outbox_row(envelope, self._headers(owner)) for envelope, owner in outgoing]
+            contexts: dict[int, dict[str, str]] = {}
+            rows = [
+                _outbox_row(envelope, contexts.setdefault(id(owner), self._headers(owner)))
+                for envelope, owner in outgoing
+            ]
             await self.connection.execute(insert(self._tables.outbox), rows)
         await self.connection.commit()
         if outgoing and self._on_commit is not None:
             self._on_commit()
+        for callback in self._after_commit:
+            callback()
 
     def _headers(self, aggregate: Aggregate) -> dict[str, str]:
         # Handling a message: continue the message's trace. A command (HTTP request) on
         # an aggregate that already belongs to a saga: continue the saga's trace.
-        if self.causation is not None:
+        if self.causation is not None or not aggregate.saga_context:
             return self._context
-        return aggregate.saga_context or self._context
+        if aggregate.saga_context is self._context:
+            return self._context  # created in this very transaction
+        return continue_saga(aggregate.saga_context, f"{self.producer} continues the saga")
 
     async def _end(self) -> None:
         await self.connection.rollback()

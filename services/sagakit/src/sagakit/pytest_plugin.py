@@ -13,6 +13,7 @@ running in process with its consumers and relay).
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -29,6 +30,16 @@ from sagakit.testing import REDIS_URL, fresh_database, require_redis, running_ap
 if TYPE_CHECKING:
     import httpx
     from fastapi import FastAPI
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Keep the OpenTelemetry SDK off in the test process itself.
+
+    Apps run in process would otherwise instrument the test's own HTTP client,
+    whose unsampled spans tell the services under test not to record. The
+    end-to-end stacks turn it on for their service processes.
+    """
+    os.environ.setdefault("OTEL_SDK_DISABLED", "true")
 
 
 @dataclass(frozen=True)

@@ -9,19 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from sagakit import db
+from sagakit import db, metrics, monitoring, telemetry
 from sagakit.consumer import EventConsumer
 from sagakit.deadletter import DeadLetterQueue
 from sagakit.events import EventType
+from sagakit.monitoring import Sampler
 from sagakit.outbox import OutboxRelay
-from sagakit.settings import ServiceSettings
+from sagakit.settings import ServiceSettings, Transport
 from sagakit.tables import MessagingTables
 from sagakit.transport import EventBus
 from sagakit.uow import AbstractUnitOfWork, Handler
@@ -41,6 +42,7 @@ class ServiceSpec:
     unit_of_work: UnitOfWorkFactory
     publishes: tuple[EventType, ...]
     handlers: Mapping[EventType, Handler] = field(default_factory=dict)
+    sampler: Sampler | None = None
 
 
 class ServiceRuntime:
@@ -50,6 +52,7 @@ class ServiceRuntime:
         self.spec = spec
         self.settings = settings
         self.engine = db.create_engine(settings.resolved_database_url(), settings.db_pool_size)
+        telemetry.instrument_engine(self.engine)
         self.redis = Redis.from_url(settings.redis_url)
         self.bus = EventBus(settings, self.redis)
         self.dead_letters = DeadLetterQueue(
@@ -73,6 +76,7 @@ class ServiceRuntime:
         for event_type, handler in spec.handlers.items():
             self.bus.subscribe(event_type, self.consumer, handler)
         self._relay_task: asyncio.Task[None] | None = None
+        self._sampler_task: asyncio.Task[None] | None = None
         self._stopped = False
 
     def new_uow(self) -> AbstractUnitOfWork:
@@ -86,6 +90,10 @@ class ServiceRuntime:
         """Connect, start consuming and start relaying."""
         await self.bus.broker.start()
         self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.spec.name}-relay")
+        self._sampler_task = asyncio.create_task(
+            monitoring.sample_forever(self.settings.metrics_interval_seconds, self._probes()),
+            name=f"{self.spec.name}-metrics",
+        )
         log.info(
             "%s started: transport=%s consumer=%s",
             self.spec.name,
@@ -98,15 +106,32 @@ class ServiceRuntime:
         if self._stopped:
             return
         self._stopped = True
+        await _cancel(self._sampler_task)
         await self.bus.broker.stop()
         self.relay.stop()
-        task = self._relay_task
-        while task is not None and not task.done():
-            # A cancellation can be absorbed by a driver mid-call; ask again until it ends.
-            task.cancel()
-            await asyncio.wait({task}, timeout=1.0)
+        await _cancel(self._relay_task)
         await self.redis.aclose()
         await self.engine.dispose()
+
+    def _probes(self) -> list[Callable[[], Awaitable[None]]]:
+        name, engine = self.spec.name, self.engine
+
+        async def outbox() -> None:
+            await monitoring.sample_outbox(engine, self.spec.tables.outbox, name)
+
+        async def streams() -> None:
+            if self.settings.event_transport is Transport.STREAMS:
+                names = [self.bus.name(event_type) for event_type in self.spec.handlers]
+                await monitoring.sample_streams(self.redis, names, name)
+
+        async def dead_letters() -> None:
+            metrics.DEAD_LETTERS.labels(name).set(await self.dead_letters.size())
+
+        async def own() -> None:
+            if self.spec.sampler is not None:
+                await self.spec.sampler(engine)
+
+        return [outbox, streams, dead_letters, own]
 
     async def check(self) -> dict[str, str]:
         """Readiness: does the database answer, does Redis answer?"""
@@ -122,3 +147,10 @@ class ServiceRuntime:
         except Exception as exc:
             results["redis"] = f"error: {exc.__class__.__name__}"
         return results
+
+
+async def _cancel(task: asyncio.Task[None] | None) -> None:
+    # A cancellation can be absorbed by a driver mid-call; ask again until the task ends.
+    while task is not None and not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=1.0)

@@ -44,6 +44,8 @@ class ServiceSettings(BaseSettings):
     relay_poll_seconds: float = Field(default=1.0, gt=0)
     db_pool_size: int = Field(default=10, ge=1)
     log_level: str = "INFO"
+    log_format: str = Field(default="json", pattern="^(json|text)$")
+    metrics_interval_seconds: float = Field(default=5.0, gt=0)
 
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to a database named after the service on localhost."""

@@ -70,14 +70,24 @@ def database_url(name: str, server_url: str = POSTGRES_URL) -> str:
     return normalize_url(server_url).set(database=name).render_as_string(hide_password=False)
 
 
-async def fresh_database(name: str, script_location: str | None = None) -> str:
-    """Drop and recreate database `name`, migrate it to head if given migrations; return its URL."""
-    await require_postgres()
+async def drop_database(name: str) -> None:
+    """Drop database `name` on the test server if it exists."""
     admin = create_async_engine(
         normalize_url(POSTGRES_URL), isolation_level="AUTOCOMMIT", poolclass=NullPool
     )
     async with admin.connect() as conn:
         await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    await admin.dispose()
+
+
+async def fresh_database(name: str, script_location: str | None = None) -> str:
+    """Drop and recreate database `name`, migrate it to head if given migrations; return its URL."""
+    await require_postgres()
+    await drop_database(name)
+    admin = create_async_engine(
+        normalize_url(POSTGRES_URL), isolation_level="AUTOCOMMIT", poolclass=NullPool
+    )
+    async with admin.connect() as conn:
         await conn.execute(text(f'CREATE DATABASE "{name}"'))
     await admin.dispose()
     url = database_url(name)
@@ -178,14 +188,16 @@ def unique_prefix() -> str:
     return f"test-{uuid.uuid4().hex[:8]}."
 
 
-def wire(envelope: Envelope) -> bytes:
+def wire(envelope: Envelope, headers: dict[str, str] | None = None) -> bytes:
     """The `__data__` field the transport writes for an envelope."""
-    return json.dumps({"data": envelope.model_dump_json(), "headers": {}}).encode()
+    return json.dumps({"data": envelope.model_dump_json(), "headers": headers or {}}).encode()
 
 
-async def xadd_envelope(redis: Redis, stream: str, envelope: Envelope) -> str:
+async def xadd_envelope(
+    redis: Redis, stream: str, envelope: Envelope, headers: dict[str, str] | None = None
+) -> str:
     """Deliver an envelope onto a stream the way a publishing service does."""
-    entry_id = await redis.xadd(stream, {DATA_FIELD: wire(envelope)})
+    entry_id = await redis.xadd(stream, {DATA_FIELD: wire(envelope, headers)})
     return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
 
 

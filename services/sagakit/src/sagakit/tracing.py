@@ -13,10 +13,13 @@ import secrets
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
-from opentelemetry import context, propagate, trace
-from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+from opentelemetry import baggage, context, propagate, trace
+from opentelemetry.baggage.propagation import W3CBaggagePropagator
+from opentelemetry.trace import Link, NonRecordingSpan, SpanContext, TraceFlags
 
 TRACEPARENT = "traceparent"
+BOOKING_ID = "saga.booking_id"
+_BAGGAGE = W3CBaggagePropagator()
 
 
 def outgoing_headers() -> dict[str, str]:
@@ -35,13 +38,58 @@ def outgoing_headers() -> dict[str, str]:
 
 
 @contextmanager
-def continued(headers: Mapping[str, str]) -> Iterator[None]:
-    """Make the trace context found in message headers current for a block."""
-    token = context.attach(propagate.extract(dict(headers)))
+def continued(headers: Mapping[str, str], booking_id: str | None = None) -> Iterator[None]:
+    """Handle a message in its saga's context: trace (unless a consumer span is already
+    current, as FastStream's telemetry middleware makes it), baggage, and booking id."""
+    current = context.get_current()
+    if trace.get_current_span(current).get_span_context().is_valid:
+        current = _BAGGAGE.extract(dict(headers), current)
+    else:
+        current = propagate.extract(dict(headers), current)
+    if booking_id is not None:
+        current = baggage.set_baggage(BOOKING_ID, booking_id, current)
+        trace.get_current_span(current).set_attribute(BOOKING_ID, booking_id)
+    token = context.attach(current)
     try:
         yield
     finally:
         context.detach(token)
+
+
+@contextmanager
+def bound_to_booking(booking_id: str) -> Iterator[None]:
+    """Mark the current request as part of a saga: span attribute and baggage."""
+    trace.get_current_span().set_attribute(BOOKING_ID, booking_id)
+    token = context.attach(baggage.set_baggage(BOOKING_ID, booking_id))
+    try:
+        yield
+    finally:
+        context.detach(token)
+
+
+def continue_saga(saga_context: Mapping[str, str], name: str) -> dict[str, str]:
+    """Headers for events a command raises on an aggregate that belongs to a saga.
+
+    The command (the customer's payment, a manager's decision) arrives as its own
+    HTTP request with its own trace. The events it raises must stay in the saga's
+    trace, so a span is started as a child of the saga's stored context, linked to
+    the request's span (and the request's span linked back to it when the SDK
+    allows), and the events are published in that span's context.
+    """
+    request = trace.get_current_span()
+    parent = propagate.extract(dict(saga_context))
+    if (
+        request.get_span_context().trace_id
+        == trace.get_current_span(parent).get_span_context().trace_id
+    ):
+        return outgoing_headers()
+    links = [Link(request.get_span_context())] if request.get_span_context().is_valid else []
+    tracer = trace.get_tracer("sagakit")
+    with tracer.start_as_current_span(name, context=parent, links=links) as span:
+        headers = outgoing_headers()
+    if request.is_recording() and span.get_span_context().is_valid:
+        request.add_link(span.get_span_context(), {"saga.continued": True})
+    return headers
 
 
 def trace_id(headers: Mapping[str, str]) -> str | None:

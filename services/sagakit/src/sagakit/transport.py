@@ -20,13 +20,16 @@ from typing import TYPE_CHECKING, Any
 from faststream import AckPolicy
 from faststream.redis import RedisBroker, StreamSub
 from faststream.redis.annotations import RedisChannelMessage, RedisStreamMessage
+from faststream.redis.opentelemetry import RedisTelemetryMiddleware
 from faststream.redis.parser.binary import BinaryMessageFormatV1
 from faststream.redis.parser.message import MessageFormat
 
+from sagakit import metrics
 from sagakit.consumer import Delivery, EventConsumer
 from sagakit.events import EventType, envelope_model
 from sagakit.outbox import OutboxMessage
 from sagakit.settings import ServiceSettings, Transport
+from sagakit.tracing import continued
 from sagakit.uow import Handler
 
 if TYPE_CHECKING:
@@ -89,6 +92,8 @@ class EventBus:
             message_format=JsonMessageFormat,
             logger=_broker_logger(),
             log_level=logging.DEBUG,  # one line per message is too much at INFO
+            # Producer and consumer spans, parent/child across the hop (W3C headers).
+            middlewares=[RedisTelemetryMiddleware(include_messages_counters=False)],
             graceful_timeout=10.0,
             description=f"Events of the {settings.service_name} service",
         )
@@ -115,16 +120,23 @@ class EventBus:
                 self._publishers[event_type] = self.broker.publisher(channel=name, **options)
 
     async def publish(self, messages: list[OutboxMessage]) -> None:
-        """Publish a batch in one round trip (a non-transactional pipeline)."""
+        """Publish a batch in one round trip (a non-transactional pipeline).
+
+        Each message is published in the trace context stored with its outbox
+        row, so its producer span is a child of the step that raised it.
+        """
         async with self._redis.pipeline(transaction=False) as pipe:
             for message in messages:
-                await self._publishers[message.event_type].publish(
-                    message.body.encode(),
-                    headers=message.headers,
-                    correlation_id=message.event_id,
-                    pipeline=pipe,
-                )
+                with continued(message.headers):
+                    await self._publishers[message.event_type].publish(
+                        message.body.encode(),
+                        headers=dict(message.headers),
+                        correlation_id=message.event_id,
+                        pipeline=pipe,
+                    )
             await pipe.execute()
+        for message in messages:
+            metrics.EVENTS_PUBLISHED.labels(self.settings.service_name, message.event_type).inc()
 
     def subscribe(self, event_type: EventType, consumer: EventConsumer, handler: Handler) -> None:
         """Deliver one event type to a handler under the consumer's delivery policy."""
@@ -154,7 +166,7 @@ class EventBus:
         self.broker.subscriber(
             stream=fresh,
             ack_policy=AckPolicy.MANUAL,
-            title=f"{consumer.group}:{event_type}",
+            title=f"{consumer.group}:consume:{event_type}",
             description=EVENT_DESCRIPTIONS[event_type],
         )(on_new)
         self.broker.subscriber(stream=stale, ack_policy=AckPolicy.MANUAL, include_in_schema=False)(
@@ -173,7 +185,7 @@ class EventBus:
 
         self.broker.subscriber(
             channel=self.name(event_type),
-            title=f"{consumer.group}:{event_type}",
+            title=f"{consumer.group}:consume:{event_type}",
             description=EVENT_DESCRIPTIONS[event_type],
         )(on_message)
 

@@ -55,11 +55,17 @@ class AbstractUnitOfWork(abc.ABC):
     async def __aenter__(self) -> Self:
         self.seen = []
         await self._begin()
-        if self.causation is not None and not await self._record_inbox(
-            self.consumer, self.causation
-        ):
+        try:
+            fresh = self.causation is None or await self._record_inbox(
+                self.consumer, self.causation
+            )
+        except BaseException:
             await self._end()
-            event_id = self.causation.event_id
+            self._unbind()
+            raise
+        if not fresh:
+            await self._end()
+            event_id = self.causation.event_id if self.causation else ""
             self._unbind()
             raise AlreadyProcessed(str(event_id))
         return self

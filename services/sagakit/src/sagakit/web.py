@@ -11,9 +11,10 @@ from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from sagakit import asyncapi
+from sagakit import asyncapi, telemetry
 from sagakit.errors import Conflict, NotFound
 from sagakit.events import CENT
+from sagakit.observability import HttpMetrics, metrics_router
 from sagakit.runtime import ServiceRuntime
 from sagakit.uow import AbstractUnitOfWork
 
@@ -132,6 +133,7 @@ def _asyncapi_router(title: str, version: str) -> APIRouter:
 
 def create_service_app(
     *,
+    service_name: str,
     title: str,
     description: str,
     version: str,
@@ -150,9 +152,12 @@ def create_service_app(
         finally:
             await runtime.stop()
 
+    telemetry.configure(service_name)
     app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
-    for router in (*routers, health_router, _asyncapi_router(title, version)):
+    for router in (*routers, health_router, metrics_router, _asyncapi_router(title, version)):
         app.include_router(router)
+    app.add_middleware(HttpMetrics, service=service_name)
+    telemetry.instrument_app(app)
     app.add_exception_handler(NotFound, _status_handler(404))
     app.add_exception_handler(Conflict, _status_handler(409))
     return app

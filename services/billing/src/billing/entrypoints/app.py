@@ -23,6 +23,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; settings come from the environment unless given."""
     resolved = settings or Settings()
     return create_service_app(
+        service_name="billing",
         title="Billing service",
         description=DESCRIPTION,
         version=__version__,

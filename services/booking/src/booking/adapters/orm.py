@@ -21,3 +21,17 @@ bookings = Table(
     Index("ix_bookings_customer_id", "customer_id"),
     Index("ix_bookings_status", "status"),
 )
+
+saga_journal = Table(
+    "saga_journal",
+    metadata,
+    Column("event_id", Uuid, primary_key=True),
+    Column("booking_id", Uuid, nullable=False),
+    Column("event_type", String(64), nullable=False),
+    Column("producer", String(64), nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("trace_id", String(32), nullable=True),
+    Column("causation_id", Uuid, nullable=True),
+    Index("ix_saga_journal_booking_id_occurred_at", "booking_id", "occurred_at"),
+)

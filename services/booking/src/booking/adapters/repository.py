@@ -4,22 +4,35 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from booking.adapters import saga_metrics
 from booking.adapters.orm import bookings
 from booking.domain.model import Booking, BookingStatus
 from booking.service_layer.unit_of_work import AbstractBookingRepository, BookingFilter
+from sagakit.tracing import trace_id
 
 
 class SqlBookingRepository(AbstractBookingRepository):
-    """Reads and writes bookings on the unit of work's connection."""
+    """Reads and writes bookings on the unit of work's connection.
 
-    def __init__(self, connection: AsyncConnection, track: Callable[[Booking], None]) -> None:
+    Saving a booking in its final state observes the saga's outcome and
+    duration once the transaction has committed.
+    """
+
+    def __init__(
+        self,
+        connection: AsyncConnection,
+        track: Callable[[Booking], None],
+        after_commit: Callable[[Callable[[], None]], None],
+    ) -> None:
         self._conn = connection
         self._track = track
+        self._after_commit = after_commit
 
     async def add(self, booking: Booking) -> None:
         await self._conn.execute(insert(bookings).values(**_row(booking)))
@@ -45,6 +58,8 @@ class SqlBookingRepository(AbstractBookingRepository):
             )
         )
         self._track(booking)
+        if booking.status.is_final:
+            self._after_commit(_saga_ended(booking))
 
     async def find(
         self, where: BookingFilter, limit: int, offset: int
@@ -59,6 +74,12 @@ class SqlBookingRepository(AbstractBookingRepository):
         page = query.order_by(bookings.c.created_at.desc(), bookings.c.id).limit(limit)
         rows = (await self._conn.execute(page.offset(offset))).mappings().all()
         return [_booking(row) for row in rows], int(total or 0)
+
+
+def _saga_ended(booking: Booking) -> Callable[[], None]:
+    # Tracked in a handler, the booking carries the trace context of the saga's message.
+    seconds = (booking.updated_at - booking.created_at).total_seconds()
+    return partial(saga_metrics.saga_ended, booking.status, seconds, trace_id(booking.saga_context))
 
 
 def _row(booking: Booking) -> dict[str, Any]:

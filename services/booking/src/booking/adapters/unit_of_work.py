@@ -1,14 +1,30 @@
 """The booking unit of work on Postgres."""
 
+from datetime import UTC, datetime
+
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from booking.adapters.journal import SqlJournalRepository
 from booking.adapters.repository import SqlBookingRepository
+from booking.domain.timeline import JournalEntry
 from booking.service_layer.unit_of_work import BookingUnitOfWork
+from sagakit.events import Envelope
 from sagakit.postgres import SqlUnitOfWork
+from sagakit.tracing import trace_id
 
 
 class SqlBookingUnitOfWork(SqlUnitOfWork, BookingUnitOfWork):
-    """Opens the booking repository on the transaction's connection."""
+    """Opens the booking repositories on the transaction's connection; journals incoming events."""
 
     def _open_repositories(self, connection: AsyncConnection) -> None:
-        self.bookings = SqlBookingRepository(connection, self.track)
+        self.bookings = SqlBookingRepository(connection, self.track, self.after_commit)
+        self.journal = SqlJournalRepository(connection, self.after_commit)
+
+    async def _record_inbox(self, consumer: str, envelope: Envelope) -> bool:
+        # Journal exactly what the inbox accepts, in its transaction: a duplicate is
+        # never journaled twice, and a handling that rolls back leaves neither row.
+        if not await super()._record_inbox(consumer, envelope):
+            return False
+        entry = JournalEntry.of(envelope, trace_id(self.trace_headers), datetime.now(UTC))
+        await self.journal.add(entry)
+        return True

@@ -51,11 +51,13 @@ class Booking(Aggregate):
     updated_at: datetime
 
     @classmethod
-    def create(cls, customer_id: str, item: str, amount: Decimal) -> Booking:
+    def create(
+        cls, customer_id: str, item: str, amount: Decimal, booking_id: uuid.UUID | None = None
+    ) -> Booking:
         """A new pending booking; raises CREATED_BOOKING_EVENT."""
         now = datetime.now(UTC)
         booking = cls(
-            id=uuid.uuid4(),
+            id=booking_id or uuid.uuid4(),
             customer_id=customer_id,
             item=item,
             amount=amount,

@@ -9,9 +9,10 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from booking.domain.commands import CreateBooking
 from booking.domain.model import BookingStatus
-from booking.entrypoints.schemas import BookingCreate, BookingPublic
+from booking.entrypoints.schemas import BookingCreate, BookingPublic, TimelinePublic
 from booking.service_layer import handlers, views
 from booking.service_layer.unit_of_work import BookingFilter, BookingUnitOfWork
+from sagakit.tracing import bound_to_booking
 from sagakit.web import CustomerId, Page, PageDep, unit_of_work
 
 router = APIRouter(prefix="/bookings", tags=["bookings"])
@@ -23,7 +24,8 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No booking w
 async def create_booking(body: BookingCreate, uow: UowDep, response: Response) -> BookingPublic:
     """Create a pending booking and start its saga (publishes CREATED_BOOKING_EVENT)."""
     command = CreateBooking(customer_id=body.customer_id, item=body.item, amount=body.amount)
-    booking = await handlers.create_booking(command, uow)
+    with bound_to_booking(str(command.booking_id)):
+        booking = await handlers.create_booking(command, uow)
     response.headers["Location"] = f"/bookings/{booking.id}"
     return BookingPublic.of(booking)
 
@@ -32,6 +34,12 @@ async def create_booking(body: BookingCreate, uow: UowDep, response: Response) -
 async def get_booking(booking_id: uuid.UUID, uow: UowDep) -> BookingPublic:
     """One booking and its current status."""
     return BookingPublic.of(await views.booking(booking_id, uow))
+
+
+@router.get("/{booking_id}/timeline", response_model=TimelinePublic, responses=NOT_FOUND)
+async def get_timeline(booking_id: uuid.UUID, uow: UowDep) -> TimelinePublic:
+    """Every saga event of a booking in order, step times, trace id and what comes next."""
+    return TimelinePublic.of(await views.saga_timeline(booking_id, uow))
 
 
 @router.get("", response_model=Page[BookingPublic])

@@ -11,9 +11,12 @@ from booking.service_layer.unit_of_work import BookingUnitOfWork
 from sagakit.errors import NotFound
 from sagakit.events import (
     ApprovedBooking,
+    BilledBooking,
+    CreatedBooking,
     EventType,
     InsufficientFund,
     InvoiceGenerated,
+    PaidBooking,
     RejectedBooking,
 )
 from sagakit.uow import Handler
@@ -22,7 +25,7 @@ from sagakit.uow import Handler
 async def create_booking(cmd: CreateBooking, uow: BookingUnitOfWork) -> Booking:
     """Store a pending booking and raise CREATED_BOOKING_EVENT in the same transaction."""
     async with uow:
-        booking = Booking.create(cmd.customer_id, cmd.item, cmd.amount)
+        booking = Booking.create(cmd.customer_id, cmd.item, cmd.amount, cmd.booking_id)
         await uow.bookings.add(booking)
         await uow.commit()
     return booking
@@ -49,6 +52,26 @@ async def insufficient_fund(event: InsufficientFund, uow: BookingUnitOfWork) -> 
     await _transition(uow, event.booking_id, lambda booking: booking.fail(reason))
 
 
+async def created_booking(event: CreatedBooking, uow: BookingUnitOfWork) -> None:
+    """CREATED_BOOKING_EVENT (our own, as published): journaled for the timeline."""
+    await _journal_only(uow)
+
+
+async def billed_booking(event: BilledBooking, uow: BookingUnitOfWork) -> None:
+    """BILLED_BOOKING_EVENT: journaled for the timeline; the booking does not change."""
+    await _journal_only(uow)
+
+
+async def paid_booking(event: PaidBooking, uow: BookingUnitOfWork) -> None:
+    """PAID_BOOKING_EVENT: journaled for the timeline; the booking waits for the invoice."""
+    await _journal_only(uow)
+
+
+async def _journal_only(uow: BookingUnitOfWork) -> None:
+    async with uow:  # entering journals the event with its inbox row, booking or not
+        await uow.commit()
+
+
 async def _transition(
     uow: BookingUnitOfWork, booking_id: uuid.UUID, change: Callable[[Booking], bool]
 ) -> None:
@@ -62,8 +85,12 @@ async def _transition(
 
 
 EVENT_HANDLERS: dict[EventType, Handler] = {
+    EventType.CREATED_BOOKING_EVENT: created_booking,
     EventType.APPROVED_BOOKING_EVENT: approved_booking,
     EventType.REJECTED_BOOKING_EVENT: rejected_booking,
-    EventType.INVOICE_GENERATED_EVENT: invoice_generated,
+    EventType.BILLED_BOOKING_EVENT: billed_booking,
+    EventType.PAID_BOOKING_EVENT: paid_booking,
     EventType.INSUFFICIENT_FUND_EVENT: insufficient_fund,
+    EventType.INVOICE_GENERATED_EVENT: invoice_generated,
 }
+"""Every saga event: those that change nothing here are still journaled for the timeline."""

@@ -1,4 +1,4 @@
-"""The ports the booking handlers need: a repository inside a unit of work."""
+"""The ports the booking handlers need: repositories inside a unit of work."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass
 
 from booking.domain.model import Booking, BookingStatus
+from booking.domain.timeline import JournalEntry
 from sagakit.uow import AbstractUnitOfWork
 
 
@@ -36,7 +37,22 @@ class AbstractBookingRepository(abc.ABC):
     ) -> tuple[list[Booking], int]: ...
 
 
+class AbstractJournalRepository(abc.ABC):
+    """Every saga event the booking service saw, one entry per event."""
+
+    @abc.abstractmethod
+    async def add(self, entry: JournalEntry) -> None: ...
+
+    @abc.abstractmethod
+    async def entries(self, booking_id: uuid.UUID) -> list[JournalEntry]: ...
+
+
 class BookingUnitOfWork(AbstractUnitOfWork):
-    """A transaction over the booking database."""
+    """A transaction over the booking database.
+
+    Entering it for an incoming event also journals the event, in the same
+    transaction as its inbox row: handled once, journaled once.
+    """
 
     bookings: AbstractBookingRepository
+    journal: AbstractJournalRepository

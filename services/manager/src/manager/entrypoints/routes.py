@@ -12,6 +12,7 @@ from manager.domain.model import ApprovalStatus
 from manager.entrypoints.schemas import ApprovalPublic, ApprovalReject
 from manager.service_layer import handlers, views
 from manager.service_layer.unit_of_work import ApprovalFilter, ManagerUnitOfWork
+from sagakit.tracing import bound_to_booking
 from sagakit.web import CustomerId, Page, PageDep, unit_of_work
 
 router = APIRouter(prefix="/approvals", tags=["approvals"])
@@ -46,7 +47,8 @@ async def list_approvals(
 @router.post("/{booking_id}/approve", response_model=ApprovalPublic, responses=DECIDED)
 async def approve_booking(booking_id: uuid.UUID, uow: UowDep) -> ApprovalPublic:
     """Approve a pending booking (publishes APPROVED_BOOKING_EVENT); repeating it is harmless."""
-    approval = await handlers.approve_booking(ApproveBooking(booking_id=booking_id), uow)
+    with bound_to_booking(str(booking_id)):
+        approval = await handlers.approve_booking(ApproveBooking(booking_id=booking_id), uow)
     return ApprovalPublic.of(approval)
 
 
@@ -58,5 +60,6 @@ async def reject_booking(
 ) -> ApprovalPublic:
     """Reject a pending booking (publishes REJECTED_BOOKING_EVENT); the body is optional."""
     reason = (body or ApprovalReject()).reason
-    approval = await handlers.reject_booking(RejectBooking(booking_id, reason), uow)
+    with bound_to_booking(str(booking_id)):
+        approval = await handlers.reject_booking(RejectBooking(booking_id, reason), uow)
     return ApprovalPublic.of(approval)

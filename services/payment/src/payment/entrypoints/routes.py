@@ -17,6 +17,7 @@ from payment.entrypoints.schemas import (
 )
 from payment.service_layer import handlers, views
 from payment.service_layer.unit_of_work import PaymentFilter, PaymentUnitOfWork
+from sagakit.tracing import bound_to_booking
 from sagakit.web import CustomerId, CustomerIdPath, Page, PageDep, unit_of_work
 
 customer_router = APIRouter(prefix="/customers", tags=["customers"])
@@ -47,7 +48,8 @@ async def get_customer(customer_id: CustomerIdPath, uow: UowDep) -> CustomerPubl
 @payment_router.post("", response_model=PaymentPublic, responses=NOT_BILLED)
 async def submit_payment(body: PaymentCreate, uow: UowDep) -> PaymentPublic:
     """Pay a booking's bill from the customer's credit; resubmitting never charges twice."""
-    payment = await handlers.submit_payment(SubmitPayment(body.booking_id), uow)
+    with bound_to_booking(str(body.booking_id)):
+        payment = await handlers.submit_payment(SubmitPayment(body.booking_id), uow)
     return PaymentPublic.of(payment)
 
 

@@ -1,0 +1,60 @@
+from rich.console import Console
+
+from sagactl.render import timeline_view
+
+TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+
+
+def step(event_type: str, producer: str, at: str, since: float) -> dict[str, object]:
+    return {
+        "event_type": event_type,
+        "producer": producer,
+        "occurred_at": f"2026-11-26T12:00:{at}Z",
+        "since_previous_ms": since,
+        "trace_id": TRACE,
+    }
+
+
+def running() -> dict[str, object]:
+    return {
+        "status": "approved",
+        "finished": False,
+        "trace_id": TRACE,
+        "duration_ms": 2000.4,
+        "steps": [
+            step("CREATED_BOOKING_EVENT", "booking", "00.002", 2.0),
+            step("APPROVED_BOOKING_EVENT", "manager", "00.010", 8.25),
+            step("BILLED_BOOKING_EVENT", "billing", "00.015", 5.0),
+        ],
+        "expected_next": {
+            "event_types": ["PAID_BOOKING_EVENT", "INSUFFICIENT_FUND_EVENT"],
+            "producer": "payment",
+            "note": "waiting for the customer's payment",
+        },
+    }
+
+
+def printed(renderable: object) -> str:
+    console = Console(record=True, width=160)
+    console.print(renderable)
+    return console.export_text()
+
+
+def test_a_running_saga_shows_its_steps_what_comes_next_and_the_trace() -> None:
+    text = printed(timeline_view("b-1", running()))
+    assert "Timeline: approved, running, 3 steps in 2000 ms" in text
+    for expected in ("CREATED_BOOKING_EVENT", "manager", "12:00:00.010", "+8.2", "4bf92f35"):
+        assert expected in text
+    assert "next: PAID_BOOKING_EVENT or INSUFFICIENT_FUND_EVENT from payment" in text
+    assert f"trace id: {TRACE}" in text
+
+
+def test_a_finished_saga_has_no_next_step() -> None:
+    finished = {**running(), "status": "reserved", "finished": True, "expected_next": None}
+    text = printed(timeline_view("b-1", finished))
+    assert "reserved, finished" in text and "next:" not in text
+
+
+def test_an_unknown_booking_or_an_unreachable_service_is_said_plainly() -> None:
+    assert "knows no booking b-1" in printed(timeline_view("b-1", None))
+    assert "unavailable: ConnectError" in printed(timeline_view("b-1", "unavailable: ConnectError"))

@@ -1,0 +1,67 @@
+"""The saga journal stored in Postgres."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from booking.adapters import saga_metrics
+from booking.adapters.orm import bookings, saga_journal
+from booking.domain.timeline import JournalEntry
+from booking.service_layer.unit_of_work import AbstractJournalRepository
+from sagakit.events import EventType
+
+
+class SqlJournalRepository(AbstractJournalRepository):
+    """Writes journal entries on the unit of work's connection; times each step after commit."""
+
+    def __init__(
+        self, connection: AsyncConnection, after_commit: Callable[[Callable[[], None]], None]
+    ) -> None:
+        self._conn = connection
+        self._after_commit = after_commit
+
+    async def add(self, entry: JournalEntry) -> None:
+        await self._conn.execute(insert(saga_journal).values(**_row(entry)))
+        previous = await self._previous(entry)
+        if previous is not None:
+            seconds = (entry.occurred_at - previous).total_seconds()
+            self._after_commit(partial(saga_metrics.step_ended, entry.event_type, seconds))
+
+    async def entries(self, booking_id: uuid.UUID) -> list[JournalEntry]:
+        query = (
+            select(saga_journal)
+            .where(saga_journal.c.booking_id == booking_id)
+            .order_by(saga_journal.c.occurred_at, saga_journal.c.recorded_at)
+        )
+        rows = (await self._conn.execute(query)).mappings().all()
+        return [_entry(row) for row in rows]
+
+    async def _previous(self, entry: JournalEntry) -> datetime | None:
+        """When the step before this one ended: the latest earlier event, else the booking."""
+        earlier = (
+            select(func.max(saga_journal.c.occurred_at))
+            .where(saga_journal.c.booking_id == entry.booking_id)
+            .where(saga_journal.c.occurred_at < entry.occurred_at)
+            .scalar_subquery()
+        )
+        created = select(bookings.c.created_at).where(bookings.c.id == entry.booking_id)
+        result: datetime | None = await self._conn.scalar(
+            select(func.coalesce(earlier, created.scalar_subquery()))
+        )
+        return result
+
+
+def _row(entry: JournalEntry) -> dict[str, Any]:
+    return {**asdict(entry), "event_type": entry.event_type.value}
+
+
+def _entry(row: Any) -> JournalEntry:
+    return JournalEntry(**{**row, "event_type": EventType(row["event_type"])})
