@@ -42,11 +42,15 @@ def service_cli(
         )
 
     @cli.command()
-    def migrate(revision: str = typer.Argument("head", help="Target revision.")) -> None:
-        """Create the database if needed and upgrade its schema."""
+    def migrate(
+        revision: str = typer.Argument("head", help="Target revision."),
+        wait: float = typer.Option(0, help="Seconds to keep retrying while the database is down."),
+    ) -> None:
+        """Create the database if needed and upgrade its schema (a Kubernetes init container)."""
         settings = settings_factory()
         configure_logging(settings.service_name, settings.log_level, settings.log_format)
-        asyncio.run(migrations.migrate(script_location, settings.resolved_database_url(), revision))
+        url = settings.resolved_database_url()
+        asyncio.run(migrations.migrate(script_location, url, revision, wait))
         typer.echo(f"{settings.service_name}: database at {revision}")
 
     @cli.command()

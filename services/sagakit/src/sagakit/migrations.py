@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
+import time
+from collections.abc import Awaitable, Callable
 
 from alembic import command, context, op
 from alembic.config import Config
 from sqlalchemy import MetaData, create_engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
 from sagakit.db import ensure_database, normalize_url
 from sagakit.tables import messaging_tables
+
+log = logging.getLogger(__name__)
 
 
 def alembic_config(script_location: str, database_url: str) -> Config:
@@ -23,9 +29,15 @@ def alembic_config(script_location: str, database_url: str) -> Config:
     return config
 
 
-async def migrate(script_location: str, database_url: str, revision: str = "head") -> None:
-    """Create the database if needed, then upgrade it to `revision`."""
-    await ensure_database(database_url)
+async def migrate(
+    script_location: str, database_url: str, revision: str = "head", wait: float = 0
+) -> None:
+    """Create the database if needed, then upgrade it to `revision`.
+
+    With `wait`, keep retrying for that many seconds while the server does not
+    answer yet (a pod starting next to its database).
+    """
+    await _retry(lambda: ensure_database(database_url), wait)
     config = alembic_config(script_location, database_url)
     await asyncio.to_thread(command.upgrade, config, revision)
 
@@ -34,6 +46,19 @@ async def downgrade(script_location: str, database_url: str, revision: str) -> N
     """Downgrade the database to `revision` (`base` removes every table)."""
     config = alembic_config(script_location, database_url)
     await asyncio.to_thread(command.downgrade, config, revision)
+
+
+async def _retry(action: Callable[[], Awaitable[object]], wait: float) -> None:
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            await action()
+            return
+        except OperationalError as exc:
+            if time.monotonic() >= deadline:
+                raise
+            log.warning("database not reachable yet (%s); retrying", exc.orig or exc)
+            await asyncio.sleep(1.0)
 
 
 def run_migrations(metadata: MetaData, default_database: str) -> None:
