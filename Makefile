@@ -5,7 +5,7 @@ export UV_PYTHON_DOWNLOADS := never
 RUN := $(UV) run --frozen
 
 .DEFAULT_GOAL := help
-.PHONY: help install up up-pubsub demo test test-unit test-integration test-e2e lint fmt typecheck asyncapi servers tools clean
+.PHONY: help install up up-pubsub demo test test-unit test-integration test-e2e lint fmt typecheck asyncapi bench bench-quick servers tools clean
 
 help: ## Show the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -44,10 +44,16 @@ fmt: install ## Format and fix what ruff can
 	$(RUN) ruff check --fix .
 
 typecheck: install ## mypy --strict on every package
-	$(RUN) mypy services/*/src cli/src
+	$(RUN) mypy services/*/src cli/src bench/src
 
 asyncapi: install ## Regenerate docs/asyncapi/*.json from the code
 	$(RUN) python scripts/export_asyncapi.py
+
+bench: install ## Benchmark both transports, 1 and 2 replicas, against pgbench/redis-benchmark (~6 min)
+	$(RUN) sagabench --label latest
+
+bench-quick: install ## A few seconds of load per transport (the harness smoke test)
+	$(RUN) sagabench --quick --label quick --output .local/bench
 
 servers: ## Start the machine's Postgres and Redis for the tests (installs them if missing)
 	scripts/ensure-servers.sh

@@ -1,0 +1,1 @@
+"""sagabench: drive the saga like real customers; report throughput, latency and cost."""

@@ -1,0 +1,3 @@
+from sagabench.cli import main
+
+main()

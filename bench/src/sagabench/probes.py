@@ -1,0 +1,143 @@
+"""What the machine spent: CPU seconds and peak memory per process, commits, Redis commands,
+and the ceilings the same servers reach alone (pgbench, redis-benchmark)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis as redis_sync
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: int) -> list[str]:
+    raw = Path(f"/proc/{pid}/stat").read_text()
+    return raw[raw.rindex(")") + 2 :].split()
+
+
+def cpu_seconds(pid: int, children: bool = False) -> float:
+    """utime + stime of a process (and of its waited-for children)."""
+    try:
+        fields = _stat(pid)
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    total = int(fields[11]) + int(fields[12])
+    if children:
+        total += int(fields[13]) + int(fields[14])
+    return total / TICK
+
+
+def peak_rss_mb(pid: int) -> float:
+    """Highest resident memory of a process so far (VmHWM)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except FileNotFoundError:
+        pass
+    return 0.0
+
+
+def pids_named(name: str) -> list[int]:
+    """Pids whose command name is `name`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == name:
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def server_cpu(name: str) -> float:
+    """CPU of every process of a server (Postgres backends included, exited ones too)."""
+    return sum(cpu_seconds(pid, children=True) for pid in pids_named(name))
+
+
+@dataclass
+class Counters:
+    """Cumulative counters read before and after a run."""
+
+    commits: int
+    redis_commands: int
+    postgres_cpu: float
+    redis_cpu: float
+
+
+def read_counters(database_url: str, redis_url: str, database_prefix: str) -> Counters:
+    """Transactions committed in the saga's databases, Redis commands, server CPU."""
+    engine = create_engine(make_url(database_url).set(drivername="postgresql+psycopg"))
+    with engine.connect() as conn:
+        commits = conn.scalar(
+            text(
+                "SELECT coalesce(sum(xact_commit), 0) FROM pg_stat_database WHERE datname LIKE :p"
+            ),
+            {"p": database_prefix + "%"},
+        )
+    engine.dispose()
+    client = redis_sync.Redis.from_url(redis_url)
+    commands = int(client.info("stats")["total_commands_processed"])
+    client.close()
+    return Counters(int(commits or 0), commands, server_cpu("postgres"), server_cpu("redis-server"))
+
+
+def pgbench_tps(database_url: str, clients: int, seconds: int = 5) -> float:
+    """Insert-only commits per second the Postgres server reaches with `clients` clients."""
+    url = make_url(database_url)
+    binary = shutil.which("pgbench") or "pgbench"
+    args = [
+        "-h",
+        url.host or "127.0.0.1",
+        "-p",
+        str(url.port or 5432),
+        "-U",
+        url.username or "postgres",
+    ]
+    admin = create_engine(url.set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text("DROP DATABASE IF EXISTS sagabench_pgbench"))
+        conn.execute(text("CREATE DATABASE sagabench_pgbench"))
+    admin.dispose()
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as script:
+        script.write("INSERT INTO inserts (payload) VALUES ('saga');\n")
+    setup = "CREATE TABLE inserts (id bigserial PRIMARY KEY, payload text)"
+    subprocess.run(["psql", *args, "-q", "-d", "sagabench_pgbench", "-c", setup], check=True)
+    run = [binary, *args, "-n", "-c", str(clients), "-j", "2", "-T", str(seconds)]
+    output = subprocess.run(
+        [*run, "-f", script.name, "sagabench_pgbench"], check=True, capture_output=True, text=True
+    ).stdout
+    os.unlink(script.name)
+    match = re.search(r"tps = ([\d.]+)", output)
+    return float(match.group(1)) if match else 0.0
+
+
+def redis_ops_per_second(redis_url: str, clients: int = 50) -> float:
+    """XADD commands per second the Redis server reaches alone."""
+    url = make_url(redis_url.replace("redis://", "postgresql://", 1))
+    command = ["redis-benchmark", "-h", url.host or "127.0.0.1", "-p", str(url.port or 6379)]
+    command += [
+        "-q",
+        "-n",
+        "100000",
+        "-c",
+        str(clients),
+        "XADD",
+        "sagabench:ceiling",
+        "*",
+        "f",
+        "v",
+    ]
+    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    redis_sync.Redis.from_url(redis_url).delete("sagabench:ceiling")
+    match = re.findall(r"([\d.]+) requests per second", output)
+    return float(match[-1]) if match else 0.0
