@@ -104,9 +104,10 @@ async def _deployment_runs(
     console.rule(f"{transport}, {count} replica(s) of every service")
     deployment = await deploy(backends, transport, count, RESULTS / "logs", plan.extra_env)
     customers = Customers(deployment.endpoints(), plan.poor_share)
-    runs, seen = [], []
+    runs: list[dict[str, Any]] = []
     try:
-        await closed_loop(customers, 4, 2.0, lambda: None)  # warm up pools and caches
+        # Warm up pools and caches; these sagas count in the effects check too.
+        seen = await closed_loop(customers, 4, 2.0, lambda: None)
         loads: list[tuple[str, float]] = [("closed", level) for level in plan.levels]
         if count > 1:
             loads = [("closed", float(plan.scale_level))]
