@@ -3,12 +3,16 @@
 Each stack gets its own databases (`e2e_<service>`), its own stream/channel
 prefix and free ports, so the suite never touches a running `make up`.
 Service logs go to files; a failed wait prints their tails.
+
+The tests marked `cluster` use only the HTTP APIs (the `saga` fixture): with
+SAGA_E2E_TARGET=urls they run against any deployment, e.g. `make e2e-kind`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import gzip
+import os
 import socket
 import threading
 import uuid
@@ -28,7 +32,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from redis.asyncio import Redis
 
 from sagactl.backends import Backends
-from sagactl.client import SERVICES, SagaClient
+from sagactl.client import SERVICES, Endpoints, SagaClient
 from sagactl.devstack import Stack
 from sagakit.testing import (
     POSTGRES_URL,
@@ -146,29 +150,15 @@ def otlp() -> Iterator[OtlpReceiver]:
     receiver.close()
 
 
-class LiveStack:
-    """A running stack plus the calls the scenarios need."""
+class SagaDriver:
+    """The saga's customer-side calls over HTTP only, against any base URLs."""
 
-    def __init__(self, stack: Stack, prefix: str, logs: Path, redis: Redis) -> None:
-        self.stack = stack
-        self.prefix = prefix
-        self.logs = logs
-        self.redis = redis
-        self.client = SagaClient(stack.endpoints(), timeout=10.0)
-
-    def stream(self, event_type: str) -> str:
-        return self.prefix + event_type
-
-    def url(self, service: str) -> str:
-        return self.stack.endpoints().url(service)
+    def __init__(self, client: SagaClient) -> None:
+        self.client = client
 
     def log_tail(self, lines: int = 25) -> str:
-        parts = []
-        for name in SERVICES:
-            path = self.logs / f"{name}.log"
-            text = path.read_text().splitlines()[-lines:] if path.exists() else []
-            parts.append(f"--- {name} ---\n" + "\n".join(text))
-        return "\n".join(parts)
+        """What a failed wait prints besides the last answer (the services' logs if known)."""
+        return "(the services run elsewhere: see their logs there)"
 
     async def customer(self, credit: Decimal) -> str:
         customer_id = f"cust-{uuid.uuid4().hex[:10]}"
@@ -213,6 +203,31 @@ class LiveStack:
         response = await self.client.pay(booking_id)
         assert response.status_code == 200, response.text
         return dict(response.json())
+
+
+class LiveStack(SagaDriver):
+    """A running stack of local processes plus what the scenarios need beyond HTTP."""
+
+    def __init__(self, stack: Stack, prefix: str, logs: Path, redis: Redis) -> None:
+        super().__init__(SagaClient(stack.endpoints(), timeout=10.0))
+        self.stack = stack
+        self.prefix = prefix
+        self.logs = logs
+        self.redis = redis
+
+    def stream(self, event_type: str) -> str:
+        return self.prefix + event_type
+
+    def url(self, service: str) -> str:
+        return self.stack.endpoints().url(service)
+
+    def log_tail(self, lines: int = 25) -> str:
+        parts = []
+        for name in SERVICES:
+            path = self.logs / f"{name}.log"
+            text = path.read_text().splitlines()[-lines:] if path.exists() else []
+            parts.append(f"--- {name} ---\n" + "\n".join(text))
+        return "\n".join(parts)
 
     async def restart(
         self, name: str, env: dict[str, str] | None = None, crash: bool = False
@@ -282,3 +297,23 @@ async def pubsub(
     live = await launch("pubsub", prefix, tmp_path_factory.mktemp("pubsub-logs"), otlp)
     yield live
     await shut(live)
+
+
+# `make e2e-kind` sets SAGA_E2E_TARGET=urls: the tests marked `cluster` then drive the
+# services at SAGA_BOOKING_URL ... SAGA_INVOICE_URL (the port-forwarded cluster).
+AGAINST_URLS = os.environ.get("SAGA_E2E_TARGET") == "urls"
+
+
+@pytest.fixture(scope="session")
+async def remote() -> AsyncIterator[SagaDriver]:
+    """The deployment at SAGA_BOOKING_URL ... SAGA_INVOICE_URL."""
+    driver = SagaDriver(SagaClient(Endpoints(), timeout=10.0))
+    yield driver
+    await driver.client.aclose()
+
+
+@pytest.fixture(params=["remote"] if AGAINST_URLS else ["streams", "pubsub"])
+def saga(request: pytest.FixtureRequest) -> SagaDriver:
+    """Black-box access: the remote deployment, else each local stack in turn."""
+    driver: SagaDriver = request.getfixturevalue(request.param)
+    return driver

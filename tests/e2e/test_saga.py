@@ -9,47 +9,45 @@ from sagakit.testing import read_envelopes, read_messages
 from sagakit.tracing import trace_id
 
 
-@pytest.fixture(params=["streams", "pubsub"])
-def live(request: pytest.FixtureRequest):
-    return request.getfixturevalue(request.param)
-
-
-async def test_a_paid_booking_is_reserved_with_its_invoice(live) -> None:
-    customer = await live.customer(Decimal("500.00"))
-    booking_id = await live.book(customer, Decimal("120.00"))
-    payment = await live.billed(booking_id)
+@pytest.mark.cluster
+async def test_a_paid_booking_is_reserved_with_its_invoice(saga) -> None:
+    customer = await saga.customer(Decimal("500.00"))
+    booking_id = await saga.book(customer, Decimal("120.00"))
+    payment = await saga.billed(booking_id)
     assert payment["amount_due"] == "120.00"
-    assert (await live.pay(booking_id))["status"] == "paid"
-    booking = await live.booking_status(booking_id, "reserved")
+    assert (await saga.pay(booking_id))["status"] == "paid"
+    booking = await saga.booking_status(booking_id, "reserved")
     assert booking["reason"] is None
-    invoice = await live.wait_for("invoice", f"/invoices/{booking_id}", lambda i: True)
+    invoice = await saga.wait_for("invoice", f"/invoices/{booking_id}", lambda i: True)
     assert invoice["customer_id"] == customer
     assert invoice["total"] == "120.00"
     assert invoice["number"].startswith("INV-")
     assert [line["amount"] for line in invoice["lines"]] == ["120.00"]
-    bill = await live.wait_for("billing", f"/bills/{booking_id}", lambda b: b["status"] == "paid")
+    bill = await saga.wait_for("billing", f"/bills/{booking_id}", lambda b: b["status"] == "paid")
     assert bill["amount"] == "120.00"
-    approval = await live.client.find("manager", f"/approvals/{booking_id}")
+    approval = await saga.client.find("manager", f"/approvals/{booking_id}")
     assert approval is not None and approval["status"] == "approved"
-    credit = await live.client.find("payment", f"/customers/{customer}")
+    credit = await saga.client.find("payment", f"/customers/{customer}")
     assert credit is not None and credit["credit"] == "380.00"
 
 
-async def test_insufficient_funds_fails_booking_and_bill(live) -> None:
-    customer = await live.customer(Decimal("50.00"))
-    booking_id = await live.book(customer, Decimal("120.00"))
-    await live.billed(booking_id)
-    assert (await live.pay(booking_id))["status"] == "insufficient_funds"
-    booking = await live.booking_status(booking_id, "failed")
+@pytest.mark.cluster
+async def test_insufficient_funds_fails_booking_and_bill(saga) -> None:
+    customer = await saga.customer(Decimal("50.00"))
+    booking_id = await saga.book(customer, Decimal("120.00"))
+    await saga.billed(booking_id)
+    assert (await saga.pay(booking_id))["status"] == "insufficient_funds"
+    booking = await saga.booking_status(booking_id, "failed")
     assert "insufficient funds" in booking["reason"]
-    await live.wait_for("billing", f"/bills/{booking_id}", lambda b: b["status"] == "failed")
-    assert await live.client.find("invoice", f"/invoices/{booking_id}") is None
-    credit = await live.client.find("payment", f"/customers/{customer}")
+    await saga.wait_for("billing", f"/bills/{booking_id}", lambda b: b["status"] == "failed")
+    assert await saga.client.find("invoice", f"/invoices/{booking_id}") is None
+    credit = await saga.client.find("payment", f"/customers/{customer}")
     assert credit is not None and credit["credit"] == "50.00"
 
 
-async def test_paying_before_the_bill_exists_is_a_conflict(streams) -> None:
-    response = await streams.client.pay("00000000-0000-4000-8000-000000000000")
+@pytest.mark.cluster
+async def test_paying_before_the_bill_exists_is_a_conflict(saga) -> None:
+    response = await saga.client.pay("00000000-0000-4000-8000-000000000000")
     assert response.status_code == 409
     assert "no bill" in response.json()["detail"]
 

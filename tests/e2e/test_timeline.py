@@ -7,6 +7,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 from sagactl.client import SERVICES
 
 HAPPY = [
@@ -41,20 +43,21 @@ def assert_one_saga(timeline: dict[str, Any], event_types: list[str]) -> None:
     assert timeline["duration_ms"] > 0 and timeline["ended_at"] is not None
 
 
-async def test_a_reserved_saga_is_told_in_causal_order_in_one_trace(streams) -> None:
-    customer = await streams.customer(Decimal("500.00"))
-    booking_id = await streams.book(customer)
-    await streams.billed(booking_id)
-    waiting = await timeline_with(streams, booking_id, HAPPY[:3])
+@pytest.mark.cluster
+async def test_a_reserved_saga_is_told_in_causal_order_in_one_trace(saga) -> None:
+    customer = await saga.customer(Decimal("500.00"))
+    booking_id = await saga.book(customer)
+    await saga.billed(booking_id)
+    waiting = await timeline_with(saga, booking_id, HAPPY[:3])
     assert waiting["status"] == "approved" and not waiting["finished"]
     assert waiting["expected_next"]["producer"] == "payment"
     assert waiting["expected_next"]["event_types"] == [
         "PAID_BOOKING_EVENT",
         "INSUFFICIENT_FUND_EVENT",
     ]
-    await streams.pay(booking_id)
-    await streams.booking_status(booking_id, "reserved")
-    timeline = await timeline_with(streams, booking_id, HAPPY)
+    await saga.pay(booking_id)
+    await saga.booking_status(booking_id, "reserved")
+    timeline = await timeline_with(saga, booking_id, HAPPY)
     assert timeline["status"] == "reserved"
     assert_one_saga(timeline, HAPPY)
     by_type = {step["event_type"]: step for step in timeline["steps"]}
@@ -62,13 +65,14 @@ async def test_a_reserved_saga_is_told_in_causal_order_in_one_trace(streams) -> 
     assert by_type["INVOICE_GENERATED_EVENT"]["producer"] == "invoice"
 
 
-async def test_a_compensated_saga_ends_with_insufficient_funds(streams) -> None:
-    customer = await streams.customer(Decimal("50.00"))
-    booking_id = await streams.book(customer)
-    await streams.billed(booking_id)
-    await streams.pay(booking_id)
-    await streams.booking_status(booking_id, "failed")
-    timeline = await timeline_with(streams, booking_id, COMPENSATED)
+@pytest.mark.cluster
+async def test_a_compensated_saga_ends_with_insufficient_funds(saga) -> None:
+    customer = await saga.customer(Decimal("50.00"))
+    booking_id = await saga.book(customer)
+    await saga.billed(booking_id)
+    await saga.pay(booking_id)
+    await saga.booking_status(booking_id, "failed")
+    timeline = await timeline_with(saga, booking_id, COMPENSATED)
     assert timeline["status"] == "failed"
     assert_one_saga(timeline, COMPENSATED)
 

@@ -33,7 +33,7 @@ POSTGRES_URL = os.environ.get(
 )
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 START_HINT = (
-    "Start the servers with `make services` (or set TEST_POSTGRES_URL / TEST_REDIS_URL); "
+    "Start the servers with `make servers` (or set TEST_POSTGRES_URL / TEST_REDIS_URL); "
     "`.ci/run` starts them too."
 )
 

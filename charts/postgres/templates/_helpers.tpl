@@ -1,0 +1,51 @@
+{{/* Chart name, overridable. */}}
+{{- define "postgres.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Object names: <release>-postgres, or fullnameOverride. Deliberately without the usual
+"release name contains the chart name" shortcut, so a parent chart can compute the
+host name (<release>-postgres) without knowing this chart's internals.
+*/}}
+{{- define "postgres.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name (include "postgres.name" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+
+{{- define "postgres.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "postgres.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "postgres.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{ include "postgres.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/component: database
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* The Secret holding the superuser password: ours, or the one the values name. */}}
+{{- define "postgres.secretName" -}}
+{{- if .Values.auth.existingSecret }}
+{{- tpl .Values.auth.existingSecret . }}
+{{- else }}
+{{- include "postgres.fullname" . }}
+{{- end }}
+{{- end }}
+
+{{- define "postgres.secretKey" -}}
+{{- if .Values.auth.existingSecret }}{{ .Values.auth.existingSecretKey }}{{ else }}postgres-password{{ end }}
+{{- end }}
+
+{{/* The environment variable carrying one database role's password. */}}
+{{- define "postgres.passwordEnv" -}}
+DATABASE_PASSWORD_{{ . | upper | replace "-" "_" }}
+{{- end }}

@@ -1,0 +1,247 @@
+{{/* The chart's name, overridable. */}}
+{{- define "saga.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Object name prefix: <release>-saga, or just <release> when it already says saga. */}}
+{{- define "saga.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := include "saga.name" . }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* The five services' one image tag. */}}
+{{- define "saga.tag" -}}
+{{- .Values.global.image.tag | default .Chart.AppVersion }}
+{{- end }}
+
+{{/*
+Labels of every object: dict "root" $ "name" <app.kubernetes.io/name> "component" <role>.
+The five services are named after themselves with component "service"; the rest of the
+chart's objects are named "saga".
+*/}}
+{{- define "saga.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{ include "saga.selectorLabels" . }}
+app.kubernetes.io/version: {{ include "saga.tag" .root | quote }}
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+app.kubernetes.io/component: {{ .component }}
+app.kubernetes.io/part-of: saga
+{{- end }}
+
+{{/* What selects one service's pods: its name and the release. */}}
+{{- define "saga.selectorLabels" -}}
+app.kubernetes.io/name: {{ .name }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+{{- end }}
+
+{{/* The five services' pods, all together (for the Postgres, Redis and monitor selectors). */}}
+{{- define "saga.servicesSelector" -}}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/part-of: saga
+app.kubernetes.io/component: service
+{{- end }}
+
+{{/*
+One service's settings: `defaults` overridden by `services.<name>`, maps merged one level
+deep. Written into the dict passed as "out" (a template can only return text, and a
+YAML round trip would turn 1000000 into 1e+06). Unlike sprig's merge functions, an
+explicit false, 0 or "" in services.<name> wins over the default.
+*/}}
+{{- define "saga.component" -}}
+{{- $over := index .root.Values.services .name | default dict }}
+{{- range $key, $value := .root.Values.defaults }}
+{{- $_ := set $.out $key $value }}
+{{- end }}
+{{- range $key, $value := $over }}
+{{- $base := get $.out $key }}
+{{- if and (kindIs "map" $value) (kindIs "map" $base) }}
+{{- $merged := deepCopy $base }}
+{{- range $k, $v := $value }}
+{{- $_ := set $merged $k $v }}
+{{- end }}
+{{- $_ := set $.out $key $merged }}
+{{- else }}
+{{- $_ := set $.out $key $value }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Image of a service: dict "root" $ "name" <service>. */}}
+{{- define "saga.image" -}}
+{{- $image := .root.Values.global.image }}
+{{- if $image.registry }}{{ trimSuffix "/" $image.registry }}/{{ end }}{{ $image.prefix }}{{ .name }}:{{ include "saga.tag" .root }}
+{{- end }}
+
+{{/* A setting as an environment variable's text: strings as they are, numbers without
+exponent (Helm reads every number as a float), booleans as true/false. */}}
+{{- define "saga.envValue" -}}
+{{- if kindIs "string" . }}{{ . }}{{ else }}{{ toJson . }}{{ end }}
+{{- end }}
+
+{{/*
+The Secret this chart writes: the Postgres roles' and Redis' passwords (which the
+subcharts read too) and the URLs the services connect with. Named after the release
+alone so the subcharts' values can name it ('{{ .Release.Name }}-credentials').
+*/}}
+{{- define "saga.credentialsSecret" -}}
+{{- printf "%s-credentials" .Release.Name }}
+{{- end }}
+
+{{/* Host names of the subcharts' Services (their fullname rule: <release>-<chart>). */}}
+{{- define "saga.postgresHost" -}}
+{{- .Values.postgres.fullnameOverride | default (printf "%s-postgres" .Release.Name) }}
+{{- end }}
+
+{{- define "saga.redisHost" -}}
+{{- .Values.redis.fullnameOverride | default (printf "%s-redis" .Release.Name) }}
+{{- end }}
+
+{{/* Where a service's DATABASE_URL is: dict "root" $ "name" <service> -> secretKeyRef. */}}
+{{- define "saga.databaseUrlRef" -}}
+{{- $external := .root.Values.externalDatabase }}
+{{- if and (not .root.Values.postgres.enabled) $external.existingSecret }}
+name: {{ $external.existingSecret }}
+key: {{ index $external.existingSecretKeys .name }}
+{{- else }}
+name: {{ include "saga.credentialsSecret" .root }}
+key: {{ .name }}-database-url
+{{- end }}
+{{- end }}
+
+{{/* Where REDIS_URL is -> secretKeyRef. */}}
+{{- define "saga.redisUrlRef" -}}
+{{- $external := .Values.externalRedis }}
+{{- if and (not .Values.redis.enabled) $external.existingSecret }}
+name: {{ $external.existingSecret }}
+key: {{ $external.existingSecretKey }}
+{{- else }}
+name: {{ include "saga.credentialsSecret" . }}
+key: redis-url
+{{- end }}
+{{- end }}
+
+{{/*
+A password of the chart's own servers: the value given, else the one already in the
+cluster (so upgrades keep it), else a new random one.
+dict "given" <value> "existing" <Secret data> "key" <key>
+*/}}
+{{- define "saga.password" -}}
+{{- if .given }}
+{{- .given }}
+{{- else if hasKey .existing .key }}
+{{- index .existing .key | b64dec }}
+{{- else }}
+{{- randAlphaNum 24 }}
+{{- end }}
+{{- end }}
+
+{{/* Refuse contradictory or incomplete database/Redis settings, with a message that says what to set. */}}
+{{- define "saga.validate" -}}
+{{- $db := .Values.externalDatabase }}
+{{- if .Values.postgres.enabled }}
+{{- if or $db.urls $db.existingSecret }}
+{{- fail "externalDatabase is set but postgres.enabled is true: set postgres.enabled=false to use your own Postgres" }}
+{{- end }}
+{{- else if not $db.existingSecret }}
+{{- range $name, $_ := .Values.services }}
+{{- if not (index $db.urls $name) }}
+{{- fail (printf "postgres.enabled is false: set externalDatabase.urls.%s or externalDatabase.existingSecret" $name) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- $redis := .Values.externalRedis }}
+{{- if .Values.redis.enabled }}
+{{- if or $redis.url $redis.existingSecret }}
+{{- fail "externalRedis is set but redis.enabled is true: set redis.enabled=false to use your own Redis" }}
+{{- end }}
+{{- else if not (or $redis.url $redis.existingSecret) }}
+{{- fail "redis.enabled is false: set externalRedis.url or externalRedis.existingSecret" }}
+{{- end }}
+{{- end }}
+
+{{/*
+A service's ConfigMap data, sorted: `config` overridden by services.<name>.config, then
+the OTEL_* wiring. dict "root" $ "name" <service> "settings" <saga.component result>
+*/}}
+{{- define "saga.configData" -}}
+{{- $config := deepCopy .root.Values.config }}
+{{- range $key, $value := .settings.config }}
+{{- $_ := set $config $key $value }}
+{{- end }}
+{{- range $key := keys $config | sortAlpha }}
+{{ $key }}: {{ include "saga.envValue" (get $config $key) | quote }}
+{{- end }}
+OTEL_SERVICE_NAME: {{ .name | quote }}
+{{- with .root.Values.otel.endpoint }}
+OTEL_EXPORTER_OTLP_ENDPOINT: {{ . | quote }}
+{{- end }}
+OTEL_EXPORTER_OTLP_PROTOCOL: {{ .root.Values.otel.protocol | quote }}
+{{- end }}
+
+{{/*
+The environment every container of a service shares (the server and its migrations).
+dict "root" $ "name" <service>
+*/}}
+{{- define "saga.env" -}}
+- name: HOST
+  value: 0.0.0.0
+- name: PORT
+  value: "8000"
+# The downward API: the pod's own name and namespace.
+- name: K8S_POD_NAME
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.name
+- name: K8S_NAMESPACE_NAME
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.namespace
+# One stream consumer per replica, named after the pod: if it dies, another
+# replica claims the messages it had not acknowledged.
+- name: CONSUMER_NAME
+  value: $(K8S_POD_NAME)
+- name: OTEL_RESOURCE_ATTRIBUTES
+  value: {{ include "saga.resourceAttributes" . | quote }}
+- name: DATABASE_URL
+  valueFrom:
+    secretKeyRef:
+      {{- include "saga.databaseUrlRef" . | trim | nindent 6 }}
+- name: REDIS_URL
+  valueFrom:
+    secretKeyRef:
+      {{- include "saga.redisUrlRef" .root | trim | nindent 6 }}
+{{- end }}
+
+{{/* OTEL_RESOURCE_ATTRIBUTES: where the spans come from, then the values' extras. */}}
+{{- define "saga.resourceAttributes" -}}
+{{- $attributes := list "k8s.namespace.name=$(K8S_NAMESPACE_NAME)" "k8s.pod.name=$(K8S_POD_NAME)" "service.namespace=saga" (printf "service.version=%s" (include "saga.tag" .root)) }}
+{{- range $key, $value := .root.Values.otel.resourceAttributes }}
+{{- $attributes = append $attributes (printf "%s=%s" $key (include "saga.envValue" $value)) }}
+{{- end }}
+{{- join "," $attributes }}
+{{- end }}
+
+{{/* The restricted Pod Security Standard, for every pod and every container of the chart. */}}
+{{- define "saga.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: 10001
+runAsGroup: 10001
+fsGroup: 10001
+seccompProfile:
+  type: RuntimeDefault
+{{- end }}
+
+{{- define "saga.containerSecurityContext" -}}
+allowPrivilegeEscalation: false
+capabilities:
+  drop: [ALL]
+readOnlyRootFilesystem: true
+{{- end }}

@@ -1,0 +1,241 @@
+"""The NetworkPolicies allow exactly the traffic the saga needs, and nothing else.
+
+The rendered policies are evaluated the way Kubernetes does (a pod selected by a
+policy of some direction accepts only what one of them allows; unselected pods accept
+everything) over the release's own pods plus the pods around them in a cluster: DNS,
+the observability stack, an ingress controller, a neighbour in the same namespace and
+a stranger elsewhere. The allowed (source, destination, port) triples must equal the
+saga's expected set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from chartkit import NAMESPACE, SERVICES, values_of
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A workload as the network sees it: where it runs, its labels, what it listens on."""
+
+    name: str
+    namespace: str
+    labels: tuple[tuple[str, str], ...]
+    ports: tuple[tuple[int, str, str], ...]  # (number, protocol, name)
+
+    @property
+    def label_map(self) -> dict[str, str]:
+        return dict(self.labels)
+
+
+def endpoint(name: str, namespace: str, labels: dict[str, str], *ports: Any) -> Endpoint:
+    return Endpoint(name, namespace, tuple(sorted(labels.items())), tuple(ports))
+
+
+SURROUNDINGS = (
+    endpoint(
+        "kube-dns", "kube-system", {"k8s-app": "kube-dns"}, (53, "UDP", "dns"), (53, "TCP", "tcp")
+    ),
+    endpoint(
+        "collector",
+        "observability",
+        {"app.kubernetes.io/name": "opentelemetry-collector"},
+        (4317, "TCP", "otlp"),
+        (4318, "TCP", "otlp-http"),
+        (8889, "TCP", "spanmetrics"),
+    ),
+    endpoint(
+        "prometheus",
+        "observability",
+        {"app.kubernetes.io/name": "prometheus"},
+        (9090, "TCP", "web"),
+    ),
+    endpoint("grafana", "observability", {"app.kubernetes.io/name": "grafana"}, (3000, "TCP", "h")),
+    endpoint(
+        "ingress", "ingress-nginx", {"app.kubernetes.io/name": "ingress-nginx"}, (80, "TCP", "http")
+    ),
+    endpoint("neighbour", NAMESPACE, {"app": "other"}, (8080, "TCP", "http")),
+    endpoint("stranger", "default", {"app": "other"}, (8080, "TCP", "http")),
+)
+
+
+def expected_traffic() -> set[tuple[str, str, int, str]]:
+    allowed = set()
+    for service in SERVICES:
+        allowed |= {
+            (service, "postgres", 5432, "TCP"),
+            (service, "redis", 6379, "TCP"),
+            (service, "kube-dns", 53, "UDP"),
+            (service, "kube-dns", 53, "TCP"),
+            (service, "collector", 4317, "TCP"),
+            (service, "collector", 4318, "TCP"),
+            ("test", service, 8000, "TCP"),
+            ("prometheus", service, 8000, "TCP"),
+            ("ingress", service, 8000, "TCP"),
+        }
+    return allowed | {("test", "kube-dns", 53, "UDP"), ("test", "kube-dns", 53, "TCP")}
+
+
+def release_endpoints(render: Any) -> list[Endpoint]:
+    """The release's workloads, named like the expected set (booking, postgres, test...)."""
+    found = []
+    for where, meta, spec in render.pod_specs():
+        name = where.split("/", 1)[1].removeprefix("saga-")
+        ports = tuple(
+            (p["containerPort"], p.get("protocol", "TCP"), p.get("name", ""))
+            for c in spec["containers"]
+            for p in c.get("ports", [])
+        )
+        found.append(endpoint(name, NAMESPACE, meta["labels"], *ports))
+    return found
+
+
+def selector_matches(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    if not all(labels.get(k) == v for k, v in selector.get("matchLabels", {}).items()):
+        return False
+    for expression in selector.get("matchExpressions", []):
+        key, operator, values = expression["key"], expression["operator"], expression.get("values")
+        present = key in labels
+        passed = {
+            "In": present and labels.get(key) in (values or []),
+            "NotIn": not present or labels.get(key) not in (values or []),
+            "Exists": present,
+            "DoesNotExist": not present,
+        }[operator]
+        if not passed:
+            return False
+    return True
+
+
+def peer_matches(peer: dict[str, Any], policy_namespace: str, other: Endpoint) -> bool:
+    if "ipBlock" in peer:
+        return False  # addresses outside the cluster's pods
+    namespace_selector = peer.get("namespaceSelector")
+    if namespace_selector is None:
+        in_namespace = other.namespace == policy_namespace
+    else:
+        namespace_labels = {"kubernetes.io/metadata.name": other.namespace}
+        in_namespace = selector_matches(namespace_selector, namespace_labels)
+    pod_selector = peer.get("podSelector")
+    return in_namespace and (
+        pod_selector is None or selector_matches(pod_selector, other.label_map)
+    )
+
+
+def port_matches(rule_ports: list[dict[str, Any]] | None, port: tuple[int, str, str]) -> bool:
+    if not rule_ports:
+        return True
+    number, protocol, name = port
+    for rule in rule_ports:
+        if rule.get("protocol", "TCP") != protocol:
+            continue
+        wanted = rule.get("port")
+        if wanted is None or wanted in (number, name):
+            return True
+        if isinstance(wanted, int) and wanted <= number <= rule.get("endPort", wanted):
+            return True
+    return False
+
+
+def policy_types(spec: dict[str, Any]) -> list[str]:
+    return spec.get("policyTypes") or ["Ingress", *(["Egress"] if "egress" in spec else [])]
+
+
+def allows(
+    policies: list[dict[str, Any]],
+    direction: str,
+    subject: Endpoint,
+    other: Endpoint,
+    port: tuple[int, str, str],
+) -> bool:
+    """Does `subject` let traffic to (Ingress) or from (Egress) `other` through on `port`?"""
+    selecting = [
+        policy
+        for policy in policies
+        if subject.namespace == NAMESPACE
+        and selector_matches(policy["spec"]["podSelector"], subject.label_map)
+        and direction in policy_types(policy["spec"])
+    ]
+    if not selecting:
+        return True
+    peers_key = "from" if direction == "Ingress" else "to"
+    for policy in selecting:
+        for rule in policy["spec"].get(direction.lower(), []):
+            peers = rule.get(peers_key)
+            reaches = peers is None or any(peer_matches(p, NAMESPACE, other) for p in peers)
+            if reaches and port_matches(rule.get("ports"), port):
+                return True
+    return False
+
+
+def allowed_traffic(render: Any) -> set[tuple[str, str, int, str]]:
+    policies = render.of_kind("NetworkPolicy")
+    ours = release_endpoints(render)
+    everyone = ours + list(SURROUNDINGS)
+    allowed = set()
+    for source in everyone:
+        for destination in everyone:
+            if source not in ours and destination not in ours:
+                continue  # between the surroundings: not our policies' business
+            for port in destination.ports:
+                if allows(policies, "Egress", source, destination, port) and allows(
+                    policies, "Ingress", destination, source, port
+                ):
+                    allowed.add((source.name, destination.name, port[0], port[1]))
+    return allowed
+
+
+def test_production_allows_exactly_the_saga_traffic(rendered: dict[str, Any]) -> None:
+    allowed = allowed_traffic(rendered["production"])
+    expected = expected_traffic()
+    assert allowed - expected == set(), "allowed but not needed"
+    assert expected - allowed == set(), "needed but denied"
+
+
+def test_services_never_reach_each_other(rendered: dict[str, Any]) -> None:
+    allowed = allowed_traffic(rendered["production"])
+    assert {(s, d) for s, d, _, _ in allowed if s in SERVICES and d in SERVICES} == set()
+
+
+def test_without_policies_everything_is_open(rendered: dict[str, Any]) -> None:
+    # The evaluator's sanity check: no policy, no restriction.
+    assert not rendered["default"].of_kind("NetworkPolicy")
+    assert ("booking", "payment", 8000, "TCP") in allowed_traffic(rendered["default"])
+    assert ("stranger", "postgres", 5432, "TCP") in allowed_traffic(rendered["default"])
+
+
+def test_every_pod_of_the_release_is_covered_both_ways(rendered: dict[str, Any]) -> None:
+    render = rendered["production"]
+    policies = render.of_kind("NetworkPolicy")
+    for pod in release_endpoints(render):
+        covering = [
+            p for p in policies if selector_matches(p["spec"]["podSelector"], pod.label_map)
+        ]
+        assert {t for p in covering for t in policy_types(p["spec"])} == {"Ingress", "Egress"}
+
+
+def test_a_looser_policy_would_be_caught(render_values: Any) -> None:
+    # The evaluator's other sanity check: letting the whole namespace call the services
+    # opens them to the neighbour; service to service stays shut by the egress rules.
+    values = values_of("production")
+    values["networkPolicy"] = {"enabled": True, "httpClients": [{"podSelector": {}}]}
+    allowed = allowed_traffic(render_values(values))
+    assert ("neighbour", "booking", 8000, "TCP") in allowed
+    assert ("booking", "payment", 8000, "TCP") not in allowed
+    assert ("neighbour", "postgres", 5432, "TCP") not in allowed
+
+
+def test_external_servers_are_reached_only_on_their_ports(render_values: Any) -> None:
+    values = values_of("external")
+    values["networkPolicy"]["enabled"] = True
+    render = render_values(values)
+    egress = render.get("NetworkPolicy", "saga-booking")["spec"]["egress"]
+    by_port = {rule["ports"][0]["port"]: rule for rule in egress}
+    assert by_port[5432]["to"] == [{"ipBlock": {"cidr": "10.0.0.0/8"}}]
+    assert by_port[6379]["to"] == [{"ipBlock": {"cidr": "10.0.0.0/8"}}]
+    assert {p["metadata"]["name"] for p in render.of_kind("NetworkPolicy")} == {
+        *(f"saga-{service}" for service in SERVICES),
+        "saga-test",
+    }

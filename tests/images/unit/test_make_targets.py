@@ -1,0 +1,77 @@
+"""The container and cluster targets of the Makefile (mk/k8s.mk), dry-run with `make -n`."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[3]
+TARGETS = (
+    "images",
+    "kind-up",
+    "kind-load",
+    "deploy",
+    "observability-up",
+    "port-forward",
+    "port-forward-stop",
+    "e2e-kind",
+    "kind-down",
+)
+
+
+def make(*args: str) -> str:
+    result = subprocess.run(
+        ["make", "--no-print-directory", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def test_every_cluster_target_has_a_help_line() -> None:
+    mk = (ROOT / "mk" / "k8s.mk").read_text()
+    documented = set(re.findall(r"^([\w-]+):[^\n]*## \S", mk, flags=re.MULTILINE))
+    assert documented == set(TARGETS)
+    listed = {line.split()[1] for line in make("help").splitlines() if line.strip()}
+    assert set(TARGETS) <= listed
+    assert {"test-e2e", "bench"} <= listed
+
+
+def test_make_n_shows_the_build_deploy_and_e2e_commands_with_one_tag() -> None:
+    commands = make("-n", "images", "deploy", "e2e-kind", "IMAGE_TAG=9.9.9")
+    assert "scripts/build-images.sh build" in commands
+    assert "helm dependency build charts/saga" in commands
+    assert "helm upgrade --install saga charts/saga -n saga --create-namespace" in commands
+    assert "-f charts/saga/values/kind.yaml --set global.image.tag=9.9.9 --wait --timeout 10m" in (
+        " ".join(commands.split())
+    )
+    assert "SAGA_BOOKING_URL=http://127.0.0.1:8001" in commands
+    assert "SAGA_E2E_TARGET=urls" in commands and "pytest -m cluster tests/e2e" in commands
+    assert "sagactl demo" in commands
+    assert "helm test saga -n saga" in commands
+
+
+def test_observability_up_installs_the_three_charts_with_the_shipped_values() -> None:
+    commands = make("-n", "observability-up")
+    for values in ("otel-collector.yaml", "jaeger.yaml", "kube-prometheus-stack.yaml"):
+        assert f"-f observability/k8s/{values}" in commands, values
+
+
+def test_the_build_script_names_the_five_images_from_prefix_and_tag() -> None:
+    result = subprocess.run(
+        [str(ROOT / "scripts" / "build-images.sh"), "list"],
+        env={**os.environ, "IMAGE_PREFIX": "registry.example/saga/", "IMAGE_TAG": "1.2.3"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.split() == [
+        f"registry.example/saga/{name}:1.2.3"
+        for name in ("booking", "manager", "billing", "payment", "invoice")
+    ]
