@@ -161,9 +161,16 @@ def _snapshot(deployment: Deployment) -> dict[str, Any]:
     counters = probes.read_counters(
         deployment.backends.database_url, deployment.backends.redis_url, deployment.database_prefix
     )
-    pids = deployment.pids()
-    services = sum(probes.cpu_seconds(pid) for group in pids.values() for pid in group)
-    return {"counters": counters, "services_cpu": services}
+    per_service = {
+        name: sum(probes.cpu_seconds(pid) for pid in group)
+        for name, group in deployment.pids().items()
+    }
+    return {
+        "counters": counters,
+        "services_cpu": sum(per_service.values()),
+        "per_service_cpu": per_service,
+        "driver_cpu": time.process_time(),  # this process: the simulated customers
+    }
 
 
 def _summary(
@@ -195,6 +202,11 @@ def _summary(
             "services": round((after["services_cpu"] - before["services_cpu"]) * 1000 / done, 2),
             "postgres": round((a.postgres_cpu - b.postgres_cpu) * 1000 / done, 2),
             "redis": round((a.redis_cpu - b.redis_cpu) * 1000 / done, 2),
+            "load_generator": round((after["driver_cpu"] - before["driver_cpu"]) * 1000 / done, 2),
+            **{
+                name: round((after["per_service_cpu"][name] - cpu) * 1000 / done, 2)
+                for name, cpu in before["per_service_cpu"].items()
+            },
         },
         "commits_per_saga": round((a.commits - b.commits) / done, 2),
         "redis_commands_per_saga": round((a.redis_commands - b.redis_commands) / done, 1),

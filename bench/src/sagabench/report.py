@@ -52,7 +52,7 @@ def table(results: dict[str, Any]) -> str:
         "pay->final p99",
         "errors",
         "unfinished",
-        "CPU ms/saga svc / pg / redis",
+        "CPU ms/saga svc / pg / redis / load gen",
         "commits/saga",
         "of ceiling",
     ]
@@ -72,7 +72,8 @@ def table(results: dict[str, Any]) -> str:
             run["latency_ms"]["pay_to_final"]["p99"],
             run["errors"],
             run["unfinished"],
-            f"{cpu['services']} / {cpu['postgres']} / {cpu['redis']}",
+            f"{cpu['services']} / {cpu['postgres']} / {cpu['redis']} / "
+            f"{cpu.get('load_generator', '-')}",
             run["commits_per_saga"],
             run.get("of_ceiling", "-"),
         ]

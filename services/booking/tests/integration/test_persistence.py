@@ -3,6 +3,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from psycopg.pq import TransactionStatus
 from sqlalchemy import select
 
 from booking.adapters.orm import bookings, messaging, metadata, saga_journal
@@ -82,3 +83,19 @@ async def test_a_journal_entry_records_the_envelope_and_the_handling_trace(engin
     assert (entry.event_type, entry.producer) == ("PAID_BOOKING_EVENT", "payment")
     assert entry.occurred_at == envelope.occurred_at and entry.recorded_at >= entry.occurred_at
     assert entry.trace_id == trace
+
+
+async def test_a_read_opens_no_transaction_and_cannot_commit(engine, new_uow) -> None:
+    command = CreateBooking(customer_id="alice", item="Room", amount=Decimal("5.00"))
+    booking = await handlers.create_booking(command, new_uow())
+    async with new_uow().reading() as uow:
+        assert (await uow.bookings.get(booking.id)) is not None
+        raw = (await uow.connection.get_raw_connection()).driver_connection
+        assert raw.autocommit  # no BEGIN before the query, no ROLLBACK after it
+        assert raw.info.transaction_status == TransactionStatus.IDLE
+        with pytest.raises(RuntimeError, match="cannot commit"):
+            await uow.commit()
+    async with new_uow() as uow:  # the next use of the unit of work writes again
+        await uow.bookings.get(booking.id)
+        raw = (await uow.connection.get_raw_connection()).driver_connection
+        assert raw.info.transaction_status == TransactionStatus.INTRANS

@@ -33,6 +33,8 @@ def document(broker: RedisBroker, title: str, version: str) -> dict[str, Any]:
         schema = model.model_json_schema(ref_template=REF)
         schemas.update(schema.pop("$defs", {}))
         schemas[model.__name__] = schema
+        replaced = message.get("payload", {}).get("$ref", "")  # the raw body's schema
+        schemas.pop(replaced.removeprefix(REF.format(model="")), None)
         message["payload"] = {"$ref": REF.format(model=model.__name__)}
     schemas.pop("EmptyPayload", None)
     return doc

@@ -94,20 +94,31 @@ class OutboxRelay:
                 return total
 
     async def publish_batch(self) -> int:
-        """Publish one batch in one transaction; the rows stay if publishing fails."""
+        """Publish one batch in one transaction; the rows stay if publishing fails.
+
+        One statement claims and deletes the batch (DELETE .. RETURNING over rows locked
+        with SKIP LOCKED); the delete commits only after Redis took the messages.
+        """
         table = self._outbox
-        query = (
-            select(table.c.id, table.c.event_type, table.c.event_id, table.c.body, table.c.headers)
+        claimed = (
+            select(table.c.id)
             .order_by(table.c.id)
             .limit(self._batch_size)
             .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
+        query = (
+            delete(table)
+            .where(table.c.id.in_(claimed))
+            .returning(
+                table.c.id, table.c.event_type, table.c.event_id, table.c.body, table.c.headers
+            )
         )
         async with self._engine.begin() as conn:
-            rows = (await conn.execute(query)).all()
+            rows = sorted((await conn.execute(query)).all(), key=lambda row: row.id)
             if not rows:
                 return 0
             await self._publish(
                 [OutboxMessage(r.event_type, str(r.event_id), r.body, r.headers) for r in rows]
             )
-            await conn.execute(delete(table).where(table.c.id.in_([r.id for r in rows])))
         return len(rows)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import insert
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import Uuid, bindparam, column, insert, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql.selectable import TextualSelect
 
 from sagakit.domain import Aggregate
 from sagakit.events import Envelope
@@ -54,25 +54,27 @@ class SqlUnitOfWork(AbstractUnitOfWork):
         self._context = outgoing_headers()
         self._after_commit = []
         self.connection = await self._engine.connect()
-        await self.connection.begin()
+        if self.read_only:
+            await self.connection.execution_options(isolation_level="AUTOCOMMIT")
+        else:
+            await self.connection.begin()
         self._open_repositories(self.connection)
 
     def _open_repositories(self, connection: AsyncConnection) -> None:
         """Subclasses create their repositories on the transaction's connection."""
 
     async def _record_inbox(self, consumer: str, envelope: Envelope) -> bool:
-        statement = (
-            pg_insert(self._tables.inbox)
-            .values(
-                consumer=consumer,
-                event_id=envelope.event_id,
-                event_type=envelope.event_type.value,
-            )
-            .on_conflict_do_nothing()
-            .returning(self._tables.inbox.c.event_id)
-        )
-        result = await self.connection.execute(statement)
+        result = await self.connection.execute(self.inbox_insert(consumer, envelope))
         return result.scalar_one_or_none() is not None
+
+    def inbox_insert(self, consumer: str, envelope: Envelope) -> TextualSelect:
+        """INSERT of the inbox row, RETURNING its event id only if it was not there yet."""
+        values = {
+            "consumer": consumer,
+            "event_id": envelope.event_id,
+            "event_type": envelope.event_type.value,
+        }
+        return _INBOX_INSERT.bindparams(**values)
 
     async def _commit(self, outgoing: list[tuple[Envelope, Aggregate]]) -> None:
         if outgoing:
@@ -100,6 +102,19 @@ class SqlUnitOfWork(AbstractUnitOfWork):
     async def _end(self) -> None:
         await self.connection.rollback()
         await self.connection.close()
+
+
+# Plain SQL on purpose: SQLAlchemy 2.0 cannot cache the compiled form of a statement
+# with `on_conflict_do_nothing()`, and this one runs for every incoming event.
+_INBOX_INSERT = (
+    text(
+        "INSERT INTO inbox (consumer, event_id, event_type)"
+        " VALUES (:consumer, :event_id, :event_type)"
+        " ON CONFLICT DO NOTHING RETURNING event_id"
+    )
+    .bindparams(bindparam("event_id", type_=Uuid))
+    .columns(column("event_id", Uuid))
+)
 
 
 def _outbox_row(envelope: Envelope, headers: dict[str, str]) -> dict[str, object]:

@@ -51,7 +51,9 @@ class ServiceRuntime:
     def __init__(self, spec: ServiceSpec, settings: ServiceSettings) -> None:
         self.spec = spec
         self.settings = settings
-        self.engine = db.create_engine(settings.resolved_database_url(), settings.db_pool_size)
+        self.engine = db.create_engine(
+            settings.resolved_database_url(), settings.db_pool_size, settings.db_pool_pre_ping
+        )
         telemetry.instrument_engine(self.engine)
         self.redis = Redis.from_url(settings.redis_url)
         self.bus = EventBus(settings, self.redis)

@@ -43,6 +43,7 @@ class ServiceSettings(BaseSettings):
     relay_batch_size: int = Field(default=100, ge=1)
     relay_poll_seconds: float = Field(default=1.0, gt=0)
     db_pool_size: int = Field(default=10, ge=1)
+    db_pool_pre_ping: bool = False
     log_level: str = "INFO"
     log_format: str = Field(default="json", pattern="^(json|text)$")
     metrics_interval_seconds: float = Field(default=5.0, gt=0)

@@ -42,6 +42,7 @@ class AbstractUnitOfWork(abc.ABC):
         self.seen: list[Aggregate] = []
         self.causation: Envelope | None = None
         self.consumer = ""
+        self.read_only = False
 
     def handling(self, envelope: Envelope, consumer: str) -> Self:
         """Bind the unit of work to one incoming event; entering it dedupes via the inbox.
@@ -50,6 +51,15 @@ class AbstractUnitOfWork(abc.ABC):
         """
         self.causation = envelope
         self.consumer = consumer
+        return self
+
+    def reading(self) -> Self:
+        """Bind the unit of work to a read-only block (queries, no commit).
+
+        No transaction is opened: each query sees what was committed when it ran, which
+        is all READ COMMITTED gives anyway, and saves the BEGIN and ROLLBACK round trips.
+        """
+        self.read_only = True
         return self
 
     async def __aenter__(self) -> Self:
@@ -82,6 +92,7 @@ class AbstractUnitOfWork(abc.ABC):
     def _unbind(self) -> None:
         self.causation = None
         self.consumer = ""
+        self.read_only = False
 
     def track(self, aggregate: Aggregate) -> None:
         """Remember an aggregate so its events are stored when the transaction commits."""
@@ -90,6 +101,8 @@ class AbstractUnitOfWork(abc.ABC):
 
     async def commit(self) -> None:
         """Commit the state change together with the events it raised."""
+        if self.read_only:
+            raise RuntimeError("a unit of work entered with reading() cannot commit")
         causation_id = self.causation.event_id if self.causation else None
         outgoing = [
             (Envelope.wrap(event, self.producer, causation_id), aggregate)

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Generic, TypeVar
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from sqlalchemy.exc import DBAPIError
 
 from sagakit import asyncapi, telemetry
 from sagakit.errors import Conflict, NotFound
@@ -65,7 +66,9 @@ class PageParams(BaseModel):
     offset: int
 
 
-def page_params(
+# Dependencies are `async def`: FastAPI runs a plain `def` one in a worker thread, a
+# thread hop per request that costs more than the dependency itself.
+async def page_params(
     limit: Annotated[int, Query(ge=1, le=500, description="Page size.")] = 50,
     offset: Annotated[int, Query(ge=0, description="Items to skip.")] = 0,
 ) -> PageParams:
@@ -76,7 +79,7 @@ def page_params(
 PageDep = Annotated[PageParams, Depends(page_params)]
 
 
-def get_runtime(request: Request) -> ServiceRuntime:
+async def get_runtime(request: Request) -> ServiceRuntime:
     """The running service's runtime (set by the lifespan)."""
     runtime: ServiceRuntime = request.app.state.runtime
     return runtime
@@ -85,7 +88,7 @@ def get_runtime(request: Request) -> ServiceRuntime:
 RuntimeDep = Annotated[ServiceRuntime, Depends(get_runtime)]
 
 
-def unit_of_work(runtime: RuntimeDep) -> AbstractUnitOfWork:
+async def unit_of_work(runtime: RuntimeDep) -> AbstractUnitOfWork:
     """A fresh unit of work for one request (services annotate it with their own type)."""
     return runtime.new_uow()
 
@@ -160,7 +163,20 @@ def create_service_app(
     telemetry.instrument_app(app)
     app.add_exception_handler(NotFound, _status_handler(404))
     app.add_exception_handler(Conflict, _status_handler(409))
+    app.add_exception_handler(DBAPIError, _database_unavailable)
     return app
+
+
+async def _database_unavailable(_: Request, exc: Exception) -> JSONResponse:
+    # A lost connection (database restarted, failover) is worth a retry; anything else
+    # from the database is a bug and stays a 500.
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return JSONResponse(
+            {"detail": "the database connection was lost; retry the request"},
+            status_code=503,
+            headers={"Retry-After": "1"},
+        )
+    raise exc
 
 
 def _status_handler(status: int) -> Callable[[Request, Exception], Any]:

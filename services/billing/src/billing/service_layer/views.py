@@ -11,7 +11,7 @@ from sagakit.errors import NotFound
 
 async def bill(booking_id: uuid.UUID, uow: BillingUnitOfWork) -> Bill:
     """The bill of one booking; raises NotFound."""
-    async with uow:
+    async with uow.reading():
         found = await uow.bills.get_by_booking(booking_id)
     if found is None:
         raise NotFound(f"no bill for booking {booking_id}")
@@ -22,5 +22,5 @@ async def bills(
     where: BillFilter, limit: int, offset: int, uow: BillingUnitOfWork
 ) -> tuple[list[Bill], int]:
     """A page of bills, newest first, and how many match in total."""
-    async with uow:
+    async with uow.reading():
         return await uow.bills.find(where, limit, offset)

@@ -9,8 +9,9 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import ColumnElement, exists, func, insert, literal, select
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.selectable import TextualSelect
 
 from booking.adapters import saga_metrics
 from booking.adapters.orm import bookings, saga_journal
@@ -30,7 +31,30 @@ class SqlJournalRepository(AbstractJournalRepository):
 
     async def add(self, entry: JournalEntry) -> None:
         await self._conn.execute(insert(saga_journal).values(**_row(entry)))
-        previous = await self._previous(entry)
+        self._time_step(entry, await self._conn.scalar(select(self._previous(entry))))
+
+    async def add_if_new(self, entry: JournalEntry, inbox_insert: TextualSelect) -> bool:
+        """Journal `entry` only if `inbox_insert` (INSERT .. RETURNING) inserts a row.
+
+        One round trip: the inbox insert and the journal insert are data-modifying CTEs
+        of the query that reads when the previous step ended.
+        """
+        fresh = inbox_insert.cte("fresh")
+        values = select(*(literal(v, saga_journal.c[k].type) for k, v in _row(entry).items()))
+        journaled = insert(saga_journal).from_select(
+            list(_row(entry)), values.where(exists(select(fresh.c.event_id)))
+        )
+        query = select(
+            select(fresh.c.event_id).scalar_subquery().label("fresh"),
+            self._previous(entry).label("previous"),
+        ).add_cte(journaled.cte("journaled"))
+        row = (await self._conn.execute(query)).one()
+        if row.fresh is None:
+            return False
+        self._time_step(entry, row.previous)
+        return True
+
+    def _time_step(self, entry: JournalEntry, previous: datetime | None) -> None:
         if previous is not None:
             seconds = (entry.occurred_at - previous).total_seconds()
             self._after_commit(partial(saga_metrics.step_ended, entry.event_type, seconds))
@@ -44,7 +68,8 @@ class SqlJournalRepository(AbstractJournalRepository):
         rows = (await self._conn.execute(query)).mappings().all()
         return [_entry(row) for row in rows]
 
-    async def _previous(self, entry: JournalEntry) -> datetime | None:
+    @staticmethod
+    def _previous(entry: JournalEntry) -> ColumnElement[datetime]:
         """When the step before this one ended: the latest earlier event, else the booking."""
         earlier = (
             select(func.max(saga_journal.c.occurred_at))
@@ -53,10 +78,7 @@ class SqlJournalRepository(AbstractJournalRepository):
             .scalar_subquery()
         )
         created = select(bookings.c.created_at).where(bookings.c.id == entry.booking_id)
-        result: datetime | None = await self._conn.scalar(
-            select(func.coalesce(earlier, created.scalar_subquery()))
-        )
-        return result
+        return func.coalesce(earlier, created.scalar_subquery())
 
 
 def _row(entry: JournalEntry) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from sagakit.errors import NotFound
 
 async def booking(booking_id: uuid.UUID, uow: BookingUnitOfWork) -> Booking:
     """One booking; raises NotFound."""
-    async with uow:
+    async with uow.reading():
         found = await uow.bookings.get(booking_id)
     if found is None:
         raise NotFound(f"booking {booking_id} not found")
@@ -24,13 +24,13 @@ async def bookings(
     where: BookingFilter, limit: int, offset: int, uow: BookingUnitOfWork
 ) -> tuple[list[Booking], int]:
     """A page of bookings, newest first, and how many match in total."""
-    async with uow:
+    async with uow.reading():
         return await uow.bookings.find(where, limit, offset)
 
 
 async def saga_timeline(booking_id: uuid.UUID, uow: BookingUnitOfWork) -> Timeline:
     """The journaled steps of a booking's saga and what it waits for; raises NotFound."""
-    async with uow:
+    async with uow.reading():
         found = await uow.bookings.get(booking_id)
         entries = await uow.journal.entries(booking_id)
     if found is None:

@@ -11,7 +11,7 @@ from sagakit.errors import NotFound
 
 async def invoice(booking_id: uuid.UUID, uow: InvoiceUnitOfWork) -> Invoice:
     """The invoice of one booking; raises NotFound."""
-    async with uow:
+    async with uow.reading():
         found = await uow.invoices.get(booking_id)
     if found is None:
         raise NotFound(f"no invoice for booking {booking_id}")
@@ -22,5 +22,5 @@ async def invoices(
     where: InvoiceFilter, limit: int, offset: int, uow: InvoiceUnitOfWork
 ) -> tuple[list[Invoice], int]:
     """A page of invoices, newest first, and how many match in total."""
-    async with uow:
+    async with uow.reading():
         return await uow.invoices.find(where, limit, offset)

@@ -6,8 +6,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from payment.adapters.orm import customers, payments
@@ -41,11 +40,23 @@ class SqlCustomerRepository(AbstractCustomerRepository):
     async def save(self, customer: Customer) -> None:
         # An upsert: two first-time "set credit" calls for one customer both succeed.
         values = {"credit": customer.credit, "updated_at": customer.updated_at}
-        statement = pg_insert(customers).values(customer_id=customer.customer_id, **values)
         await self._conn.execute(
-            statement.on_conflict_do_update(index_elements=[customers.c.customer_id], set_=values)
+            _UPSERT_CUSTOMER.bindparams(customer_id=customer.customer_id, **values)
         )
         self._track(customer)
+
+
+# Plain SQL on purpose: SQLAlchemy 2.0 cannot cache the compiled form of an
+# `on_conflict_do_update()` statement, and this one runs for every top-up.
+_UPSERT_CUSTOMER = text(
+    "INSERT INTO customers (customer_id, credit, updated_at)"
+    " VALUES (:customer_id, :credit, :updated_at)"
+    " ON CONFLICT (customer_id) DO UPDATE"
+    " SET credit = excluded.credit, updated_at = excluded.updated_at"
+).bindparams(
+    bindparam("credit", type_=customers.c.credit.type),
+    bindparam("updated_at", type_=customers.c.updated_at.type),
+)
 
 
 class SqlPaymentRepository(AbstractPaymentRepository):

@@ -11,7 +11,7 @@ from sagakit.errors import NotFound
 
 async def customer(customer_id: str, uow: PaymentUnitOfWork) -> Customer:
     """One customer and its credit; raises NotFound."""
-    async with uow:
+    async with uow.reading():
         found = await uow.customers.get(customer_id)
     if found is None:
         raise NotFound(f"customer {customer_id} not found")
@@ -20,7 +20,7 @@ async def customer(customer_id: str, uow: PaymentUnitOfWork) -> Customer:
 
 async def payment(booking_id: uuid.UUID, uow: PaymentUnitOfWork) -> Payment:
     """The payment of one booking; raises NotFound."""
-    async with uow:
+    async with uow.reading():
         found = await uow.payments.get(booking_id)
     if found is None:
         raise NotFound(f"no payment for booking {booking_id}")
@@ -31,5 +31,5 @@ async def payments(
     where: PaymentFilter, limit: int, offset: int, uow: PaymentUnitOfWork
 ) -> tuple[list[Payment], int]:
     """A page of payments, newest first, and how many match in total."""
-    async with uow:
+    async with uow.reading():
         return await uow.payments.find(where, limit, offset)
