@@ -1,11 +1,13 @@
+import asyncio
 import uuid
 from collections.abc import Awaitable
 
 from redis.asyncio import Redis
+from sqlalchemy import text
 
 from booking.config import Settings
 from sagakit.events import Envelope
-from sagakit.testing import eventually, read_envelopes
+from sagakit.testing import eventually, read_envelopes, running_app
 
 
 async def test_create_then_read_a_booking(client) -> None:
@@ -79,3 +81,26 @@ async def test_health_and_readiness(client) -> None:
     ready = (await client.get("/readyz")).json()
     assert ready == {"status": "ok", "checks": {"database": "ok", "redis": "ok"}}
     assert "CREATED_BOOKING_EVENT" in (await client.get("/asyncapi.json")).text
+
+
+async def test_a_lost_database_connection_is_a_503_then_the_pool_recovers(
+    service, settings: Settings, engine
+) -> None:
+    # Nothing else in the app touches the database meanwhile: no relay poll, no sampling.
+    quiet = settings.model_copy(update={"relay_poll_seconds": 600, "metrics_interval_seconds": 600})
+    async with running_app(service.create_app(quiet)) as client:
+        missing = f"/bookings/{uuid.uuid4()}"
+        assert (await client.get(missing)).status_code == 404  # a pooled connection exists
+        await asyncio.sleep(0.5)  # the relay's and the sampler's first runs are over
+        async with engine.connect() as conn:  # what a database restart does to it
+            await conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+        lost = await client.get(missing)
+        assert lost.status_code == 503, lost.text
+        assert lost.headers["retry-after"] == "1"
+        assert "retry" in lost.json()["detail"]
+        assert (await client.get(missing)).status_code == 404  # a new connection
