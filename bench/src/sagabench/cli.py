@@ -48,7 +48,11 @@ def run(
     quick: bool = typer.Option(False, help="A few seconds: harness smoke test."),
     transports: str = typer.Option("streams,pubsub", help="Comma-separated."),
     levels: str = typer.Option("1,8,32,128", help="Closed loop: sagas in flight."),
-    rates: str = typer.Option("25,50,100", help="Open loop: arrivals per second."),
+    rates: str = typer.Option(
+        "0.25,0.5,0.9",
+        help="Open loop arrivals per second; values below 1 are shares of the best "
+        "closed-loop throughput just measured on the same deployment.",
+    ),
     replicas: str = typer.Option("1,2", help="Processes per service."),
     scale_level: int = typer.Option(32, help="Sagas in flight for the scale-out runs."),
     duration: float = typer.Option(12.0, help="Seconds per run."),
@@ -108,15 +112,18 @@ async def _deployment_runs(
     try:
         # Warm up pools and caches; these sagas count in the effects check too.
         seen = await closed_loop(customers, 4, 2.0, lambda: None)
-        loads: list[tuple[str, float]] = [("closed", level) for level in plan.levels]
-        if count > 1:
-            loads = [("closed", float(plan.scale_level))]
-        loads += [("open", rate) for rate in plan.rates] if count == 1 else []
-        for mode, load in loads:
+
+        async def measure(mode: str, load: float) -> None:
             run, results = await _measured(deployment, customers, plan, mode, load)
-            seen += results
+            seen.extend(results)
             run.update(_effects(deployment, seen))
             runs.append(run)
+
+        for level in plan.levels if count == 1 else (plan.scale_level,):
+            await measure("closed", float(level))
+        best = max((run["sagas_per_second"] for run in runs), default=0.0)
+        for rate in plan.rates if count == 1 else ():
+            await measure("open", round(rate * best, 1) if rate < 1 else rate)
     finally:
         await customers.aclose()
         await teardown(deployment)

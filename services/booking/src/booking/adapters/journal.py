@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import fields
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -40,9 +40,10 @@ class SqlJournalRepository(AbstractJournalRepository):
         of the query that reads when the previous step ended.
         """
         fresh = inbox_insert.cte("fresh")
-        values = select(*(literal(v, saga_journal.c[k].type) for k, v in _row(entry).items()))
+        columns = _row(entry)
+        values = select(*(literal(v, saga_journal.c[k].type) for k, v in columns.items()))
         journaled = insert(saga_journal).from_select(
-            list(_row(entry)), values.where(exists(select(fresh.c.event_id)))
+            list(columns), values.where(exists(select(fresh.c.event_id)))
         )
         query = select(
             select(fresh.c.event_id).scalar_subquery().label("fresh"),
@@ -82,7 +83,9 @@ class SqlJournalRepository(AbstractJournalRepository):
 
 
 def _row(entry: JournalEntry) -> dict[str, Any]:
-    return {**asdict(entry), "event_type": entry.event_type.value}
+    # Shallow on purpose: dataclasses.asdict deep-copies every UUID and datetime.
+    row = {field.name: getattr(entry, field.name) for field in fields(entry)}
+    return {**row, "event_type": entry.event_type.value}
 
 
 def _entry(row: Any) -> JournalEntry:
