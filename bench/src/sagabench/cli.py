@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from sagabench import measure, probes, report
+from sagabench import floor, measure, probes, report
 from sagabench.cluster import Deployment, deploy, teardown
 from sagabench.driver import Customers, SagaResult, closed_loop, open_loop
 from sagactl.backends import Backends, resolve
@@ -93,11 +93,13 @@ async def _suite(plan: Plan, backends: Backends) -> dict[str, Any]:
             runs += await _deployment_runs(backends, plan, transport, count)
     ceilings = _ceilings(backends.database_url, backends.redis_url) if plan.ceilings else {}
     _ratios(runs, ceilings)
+    floors = await floor.measure(backends.database_url, backends.redis_url) if plan.ceilings else {}
     return {
         "generated_at": datetime.now(UTC).isoformat(),
         "machine": report.machine(),
         "plan": dict(plan.__dict__),
         "ceilings": ceilings,
+        "floor_cpu_us": floors,
         "runs": runs,
     }
 

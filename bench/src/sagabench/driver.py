@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import random
 import time
@@ -43,7 +44,6 @@ class Customers:
         self.timeout = timeout
         self.run_id = uuid.uuid4().hex[:6]
         self._counter = itertools.count()
-        self._typical_wait: dict[str, float] = {}  # seconds, by resource ("payments", ...)
         # aiohttp, not httpx: at 32 requests in flight httpx spent ~2.6 ms of CPU per
         # request here against ~0.1 ms, so the load generator took the services' CPU.
         # Idle connections are dropped before uvicorn's 5 s keep-alive ends: reusing one
@@ -65,11 +65,13 @@ class Customers:
         booking_id: str | None = None
         try:
             booking_id = await self._book(urls, f"c{self.run_id}-{index}", rich)
-            await self._until(urls.url("payment") + f"/payments/{booking_id}", _awaiting)
+            payments = urls.url("payment") + f"/payments/{booking_id}"
+            await self._until(payments, ("awaiting_payment",), _awaiting)
             # POST /payments is idempotent by contract: a retry never charges twice.
             payment = {"booking_id": booking_id}
             await _retrying(lambda: self._call("POST", urls.url("payment") + "/payments", payment))
-            booking = await self._until(urls.url("booking") + f"/bookings/{booking_id}", _final)
+            bookings = urls.url("booking") + f"/bookings/{booking_id}"
+            booking = await self._until(bookings, tuple(sorted(FINAL)), _final)
             return SagaResult(booking_id, rich, booking["status"])
         except Exception as exc:
             return SagaResult(booking_id, rich, None, f"{exc.__class__.__name__}: {exc}")
@@ -88,25 +90,19 @@ class Customers:
         _, created = await self._call("POST", urls.url("booking") + "/bookings", body)
         return str(created["id"])
 
-    async def _until(self, url: str, done: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
-        # Polling only finds out when to act; latencies come from server timestamps. Each
-        # request costs the services CPU the sagas could use, so the first look comes when
-        # most recent waits of this kind had ended (70% of their moving average), then
-        # every 10 ms, 15 ms, ... up to 100 ms: about two requests per wait, not ten.
-        kind = url.rsplit("/", 2)[-2]
-        started = time.monotonic()
-        deadline = started + self.timeout
-        await asyncio.sleep(0.7 * self._typical_wait.get(kind, 0.0))
-        pause = 0.01
-        while time.monotonic() < deadline:
-            status, body = await _retrying(lambda: self._call("GET", url))
+    async def _until(
+        self, url: str, wait_for: tuple[str, ...], done: Callable[[dict[str, Any]], bool]
+    ) -> dict[str, Any]:
+        # Long polling: the service answers as soon as the status is one of `wait_for`,
+        # so a customer waits with one request and sees the change at once. (Polling
+        # costs the services CPU the sagas could use, the more the busier they are.)
+        deadline = time.monotonic() + self.timeout
+        statuses = "&".join(f"wait_for={status}" for status in wait_for)
+        while (left := deadline - time.monotonic()) > 0:
+            query = f"{url}?{statuses}&wait={min(left, 10.0):.2f}"
+            status, body = await _retrying(functools.partial(self._call, "GET", query))
             if status == 200 and done(body):
-                waited = time.monotonic() - started
-                typical = self._typical_wait.get(kind, waited)
-                self._typical_wait[kind] = 0.9 * typical + 0.1 * waited
                 return dict(body)
-            await asyncio.sleep(pause)
-            pause = min(pause * 1.5, 0.1)
         raise TimeoutError(f"{url} did not get there in {self.timeout}s")
 
 

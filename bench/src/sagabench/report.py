@@ -81,6 +81,23 @@ def table(results: dict[str, Any]) -> str:
     return "\n".join(rows) + "\n"
 
 
+def limits(results: dict[str, Any]) -> str:
+    """The servers' ceilings and the client stack's floor, as Markdown lines."""
+    lines = []
+    if ceilings := results.get("ceilings"):
+        lines.append(
+            f"- Ceilings on the same servers: pgbench {ceilings['pgbench_insert_tps']} "
+            f"insert transactions/s, redis-benchmark {ceilings['redis_xadd_ops_per_second']} "
+            "XADD/s."
+        )
+    if floors := results.get("floor_cpu_us"):
+        costs = ", ".join(
+            f"{name.removesuffix('_us')} {value} µs" for name, value in floors.items()
+        )
+        lines.append(f"- Client CPU per operation, measured alone: {costs}.")
+    return "\n" + "\n".join(lines) + "\n" if lines else ""
+
+
 def chart(results: dict[str, Any], path: Path) -> None:
     """Throughput against p99 saga latency, one line per transport and replica count."""
     import matplotlib
@@ -118,6 +135,6 @@ def write(results: dict[str, Any], folder: Path, label: str) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     paths = [folder / f"{label}.json", folder / f"{label}.md", folder / f"{label}.png"]
     paths[0].write_text(json.dumps(results, indent=2) + "\n")
-    paths[1].write_text(table(results))
+    paths[1].write_text(table(results) + limits(results))
     chart(results, paths[2])
     return paths

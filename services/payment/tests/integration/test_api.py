@@ -1,3 +1,4 @@
+import asyncio
 import uuid
 from decimal import Decimal
 
@@ -12,10 +13,16 @@ def customer_id() -> str:
     return f"c{uuid.uuid4().hex[:12]}"
 
 
-async def send_bill(redis: Redis, settings: Settings, customer: str, amount: str) -> uuid.UUID:
+async def send_bill(
+    redis: Redis,
+    settings: Settings,
+    customer: str,
+    amount: str,
+    booking_id: uuid.UUID | None = None,
+) -> uuid.UUID:
     """XADD a BILLED_BOOKING_EVENT the way billing's outbox relay publishes it."""
     event = BilledBooking(
-        booking_id=uuid.uuid4(),
+        booking_id=booking_id or uuid.uuid4(),
         bill_id=uuid.uuid4(),
         customer_id=customer,
         item="Room 7",
@@ -169,3 +176,32 @@ async def test_openapi_documents_that_credit_is_set_not_added(client) -> None:
     body = openapi["components"]["schemas"]["CreditUpdate"]
     assert "set, not added" in body["properties"]["amount"]["description"]
     assert "409" in openapi["paths"]["/payments"]["post"]["responses"]
+
+
+async def test_a_long_poll_answers_once_the_bill_arrives(
+    client, redis: Redis, settings: Settings
+) -> None:
+    booking_id = uuid.uuid4()
+    query = {"wait_for": ["awaiting_payment", "paid"], "wait": 20}
+    waiting = asyncio.create_task(client.get(f"/payments/{booking_id}", params=query))
+    await asyncio.sleep(0.3)
+    assert not waiting.done()  # no bill can exist yet: the request is still waiting
+    await send_bill(redis, settings, customer_id(), "12.00", booking_id)
+    response = await asyncio.wait_for(waiting, 20)
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "awaiting_payment"
+    again = await client.get(f"/payments/{booking_id}", params=query)  # already there
+    assert again.json()["status"] == "awaiting_payment"
+
+
+async def test_a_long_poll_that_times_out_answers_with_what_there_is(client) -> None:
+    missing = f"/payments/{uuid.uuid4()}"
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    response = await client.get(missing, params={"wait_for": "awaiting_payment", "wait": 0.3})
+    assert response.status_code == 404
+    assert loop.time() - started >= 0.3
+    for bad in ({"wait": 31, "wait_for": "paid"}, {"wait": 1, "wait_for": "late"}):
+        invalid = await client.get(missing, params=bad)
+        assert invalid.status_code == 422
+        assert invalid.json()["detail"][0]["loc"][:2] in (["query", "wait"], ["query", "wait_for"])

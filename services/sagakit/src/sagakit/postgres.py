@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 
 from sqlalchemy import Uuid, bindparam, column, insert, text
@@ -26,11 +27,13 @@ class SqlUnitOfWork(AbstractUnitOfWork):
         tables: MessagingTables,
         producer: str,
         on_commit: Callable[[], None] | None = None,
+        on_change: Callable[[set[uuid.UUID]], None] | None = None,
     ) -> None:
         super().__init__(producer)
         self._engine = engine
         self._tables = tables
-        self._on_commit = on_commit
+        self._on_commit = on_commit  # wakes the relay when outbox rows were written
+        self._on_change = on_change  # tells waiting requests which bookings changed
         self._context: dict[str, str] = {}
         self._after_commit: list[Callable[[], None]] = []
 
@@ -87,6 +90,11 @@ class SqlUnitOfWork(AbstractUnitOfWork):
         await self.connection.commit()
         if outgoing and self._on_commit is not None:
             self._on_commit()
+        if self._on_change is not None:
+            changed = {envelope.booking_id for envelope, _ in outgoing}
+            if self.causation is not None:
+                changed.add(self.causation.booking_id)
+            self._on_change(changed)
         for callback in self._after_commit:
             callback()
 

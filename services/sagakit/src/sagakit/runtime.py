@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sagakit import db, metrics, monitoring, telemetry
+from sagakit.changes import ChangeFeed
 from sagakit.consumer import EventConsumer
 from sagakit.deadletter import DeadLetterQueue
 from sagakit.events import EventType
@@ -29,8 +31,19 @@ from sagakit.uow import AbstractUnitOfWork, Handler
 
 log = logging.getLogger(__name__)
 
-UnitOfWorkFactory = Callable[[AsyncEngine, MessagingTables, str, Callable[[], None]], Any]
-"""`(engine, tables, producer, on_commit) -> the service's SQL unit of work`."""
+
+class UnitOfWorkFactory(Protocol):
+    """The service's SQL unit of work class (a `sagakit.postgres.SqlUnitOfWork`)."""
+
+    def __call__(
+        self,
+        engine: AsyncEngine,
+        tables: MessagingTables,
+        producer: str,
+        on_commit: Callable[[], None],
+        *,
+        on_change: Callable[[set[uuid.UUID]], None],
+    ) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -60,6 +73,7 @@ class ServiceRuntime:
         self.dead_letters = DeadLetterQueue(
             self.redis, settings.event_prefix + settings.dead_letter_stream
         )
+        self.changes = ChangeFeed()
         self.relay = OutboxRelay(
             self.engine,
             spec.tables.outbox,
@@ -84,7 +98,11 @@ class ServiceRuntime:
     def new_uow(self) -> AbstractUnitOfWork:
         """A fresh unit of work whose commits wake the relay."""
         uow: AbstractUnitOfWork = self.spec.unit_of_work(
-            self.engine, self.spec.tables, self.spec.name, self.relay.wake
+            self.engine,
+            self.spec.tables,
+            self.spec.name,
+            self.relay.wake,
+            on_change=self.changes.changed,
         )
         return uow
 

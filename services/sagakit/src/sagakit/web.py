@@ -13,6 +13,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DBAPIError
 
 from sagakit import asyncapi, telemetry
+from sagakit.changes import MAX_WAIT_SECONDS, ChangeFeed
 from sagakit.errors import Conflict, NotFound
 from sagakit.events import CENT
 from sagakit.observability import HttpMetrics, metrics_router
@@ -86,6 +87,23 @@ async def get_runtime(request: Request) -> ServiceRuntime:
 
 
 RuntimeDep = Annotated[ServiceRuntime, Depends(get_runtime)]
+
+
+async def get_changes(runtime: RuntimeDep) -> ChangeFeed:
+    """The process's feed of changed bookings, for long polling."""
+    return runtime.changes
+
+
+ChangesDep = Annotated[ChangeFeed, Depends(get_changes)]
+WaitSeconds = Annotated[
+    float,
+    Query(
+        ge=0,
+        le=MAX_WAIT_SECONDS,
+        description="Long polling: answer once the status is one of `wait_for`, or after "
+        "this many seconds with the current state (0: answer now).",
+    ),
+]
 
 
 async def unit_of_work(runtime: RuntimeDep) -> AbstractUnitOfWork:

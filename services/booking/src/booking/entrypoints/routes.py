@@ -13,7 +13,7 @@ from booking.entrypoints.schemas import BookingCreate, BookingPublic, TimelinePu
 from booking.service_layer import handlers, views
 from booking.service_layer.unit_of_work import BookingFilter, BookingUnitOfWork
 from sagakit.tracing import bound_to_booking
-from sagakit.web import CustomerId, Page, PageDep, unit_of_work
+from sagakit.web import ChangesDep, CustomerId, Page, PageDep, WaitSeconds, unit_of_work
 
 router = APIRouter(prefix="/bookings", tags=["bookings"])
 UowDep = Annotated[BookingUnitOfWork, Depends(unit_of_work)]
@@ -31,9 +31,28 @@ async def create_booking(body: BookingCreate, uow: UowDep, response: Response) -
 
 
 @router.get("/{booking_id}", response_model=BookingPublic, responses=NOT_FOUND)
-async def get_booking(booking_id: uuid.UUID, uow: UowDep) -> BookingPublic:
-    """One booking and its current status."""
-    return BookingPublic.of(await views.booking(booking_id, uow))
+async def get_booking(
+    booking_id: uuid.UUID,
+    uow: UowDep,
+    changes: ChangesDep,
+    wait_for: Annotated[
+        list[BookingStatus] | None, Query(description="Statuses worth answering for.")
+    ] = None,
+    wait: WaitSeconds = 0,
+) -> BookingPublic:
+    """One booking and its current status.
+
+    With `wait_for` and `wait`, answers as soon as the status is one of `wait_for`
+    (e.g. `reserved`, `failed` and `rejected`: the saga ended), or after `wait` seconds.
+    """
+    wanted = set(wait_for or ())
+    found = await changes.until(
+        booking_id,
+        lambda: views.booking(booking_id, uow),
+        lambda booking: booking.status in wanted,
+        wait if wanted else 0,
+    )
+    return BookingPublic.of(found)
 
 
 @router.get("/{booking_id}/timeline", response_model=TimelinePublic, responses=NOT_FOUND)

@@ -18,7 +18,15 @@ from payment.entrypoints.schemas import (
 from payment.service_layer import handlers, views
 from payment.service_layer.unit_of_work import PaymentFilter, PaymentUnitOfWork
 from sagakit.tracing import bound_to_booking
-from sagakit.web import CustomerId, CustomerIdPath, Page, PageDep, unit_of_work
+from sagakit.web import (
+    ChangesDep,
+    CustomerId,
+    CustomerIdPath,
+    Page,
+    PageDep,
+    WaitSeconds,
+    unit_of_work,
+)
 
 customer_router = APIRouter(prefix="/customers", tags=["customers"])
 payment_router = APIRouter(prefix="/payments", tags=["payments"])
@@ -54,9 +62,29 @@ async def submit_payment(body: PaymentCreate, uow: UowDep) -> PaymentPublic:
 
 
 @payment_router.get("/{booking_id}", response_model=PaymentPublic, responses=NO_PAYMENT)
-async def get_payment(booking_id: uuid.UUID, uow: UowDep) -> PaymentPublic:
-    """The payment request of one booking and its status."""
-    return PaymentPublic.of(await views.payment(booking_id, uow))
+async def get_payment(
+    booking_id: uuid.UUID,
+    uow: UowDep,
+    changes: ChangesDep,
+    wait_for: Annotated[
+        list[PaymentStatus] | None, Query(description="Statuses worth answering for.")
+    ] = None,
+    wait: WaitSeconds = 0,
+) -> PaymentPublic:
+    """The payment request of one booking and its status.
+
+    With `wait_for` and `wait`, answers as soon as the status is one of `wait_for`
+    (e.g. `awaiting_payment`: the bill arrived), or after `wait` seconds; a 404 then means
+    the bill has still not arrived.
+    """
+    wanted = set(wait_for or ())
+    found = await changes.until(
+        booking_id,
+        lambda: views.payment(booking_id, uow),
+        lambda payment: payment.status in wanted,
+        wait if wanted else 0,
+    )
+    return PaymentPublic.of(found)
 
 
 @payment_router.get("", response_model=Page[PaymentPublic])

@@ -1,0 +1,81 @@
+"""Long polling: a request waits until a saga's state changes instead of asking again.
+
+Every commit of this process tells the feed which bookings it touched (the incoming
+event's and the outgoing events' booking ids); a waiting request wakes up and reads
+again. A change committed by another replica is not announced here, so waiters also
+read again after 50 ms, 100 ms, 200 ms ... then every second: correct with any number of
+replicas, immediate with one, and a long wait costs a read per second. A waiting
+request holds no database connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TypeVar
+
+from sagakit.errors import NotFound
+
+T = TypeVar("T")
+FIRST_RECHECK_SECONDS = 0.05
+MAX_RECHECK_SECONDS = 1.0
+MAX_WAIT_SECONDS = 30.0
+
+
+class ChangeFeed:
+    """Which bookings changed, for the requests of this process waiting on one."""
+
+    def __init__(self) -> None:
+        self._waiting: dict[uuid.UUID, tuple[asyncio.Event, int]] = {}
+
+    def changed(self, booking_ids: Iterable[uuid.UUID]) -> None:
+        """Wake everyone waiting on these bookings."""
+        for booking_id in booking_ids:
+            if (entry := self._waiting.get(booking_id)) is not None:
+                entry[0].set()
+
+    async def wait(self, booking_id: uuid.UUID, timeout: float) -> None:
+        """Return when the booking changed here, or after `timeout` seconds."""
+        event, count = self._waiting.get(booking_id, (asyncio.Event(), 0))
+        self._waiting[booking_id] = (event, count + 1)
+        try:
+            async with asyncio.timeout(timeout):
+                await event.wait()
+        except TimeoutError:
+            pass
+        finally:
+            current = self._waiting.get(booking_id)
+            if current is not None and current[0] is event:
+                if current[1] == 1 or event.is_set():
+                    # The last waiter leaves, or the change was seen: whoever waits on
+                    # this booking next starts on a fresh event.
+                    del self._waiting[booking_id]
+                else:
+                    self._waiting[booking_id] = (event, current[1] - 1)
+
+    async def until(
+        self,
+        booking_id: uuid.UUID,
+        read: Callable[[], Awaitable[T]],
+        ready: Callable[[T], bool],
+        timeout: float,
+    ) -> T:
+        """`read()` until `ready` holds or `timeout` passes; then the last read.
+
+        A `NotFound` while waiting means "not yet"; it is raised only at the end.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + min(timeout, MAX_WAIT_SECONDS)
+        recheck = FIRST_RECHECK_SECONDS
+        while True:
+            try:
+                found = await read()
+            except NotFound:
+                if loop.time() >= deadline:
+                    raise
+            else:
+                if ready(found) or loop.time() >= deadline:
+                    return found
+            await self.wait(booking_id, min(recheck, max(deadline - loop.time(), 0)))
+            recheck = min(recheck * 2, MAX_RECHECK_SECONDS)

@@ -1,0 +1,60 @@
+"""Long polling: waiters wake on a change of their booking, time out otherwise, leave nothing."""
+
+import asyncio
+import uuid
+
+import pytest
+
+from sagakit.changes import ChangeFeed
+from sagakit.errors import NotFound
+
+
+async def test_every_waiter_of_a_booking_wakes_on_its_change_and_no_other() -> None:
+    feed = ChangeFeed()
+    mine, other = uuid.uuid4(), uuid.uuid4()
+    waiters = [asyncio.create_task(feed.wait(mine, 10)) for _ in range(3)]
+    bystander = asyncio.create_task(feed.wait(other, 10))
+    await asyncio.sleep(0)
+    feed.changed({mine})
+    await asyncio.wait_for(asyncio.gather(*waiters), 1)
+    assert not bystander.done()
+    feed.changed([other])
+    await asyncio.wait_for(bystander, 1)
+    assert feed._waiting == {}  # nothing left behind
+
+
+async def test_a_wait_without_change_times_out_and_cleans_up() -> None:
+    feed = ChangeFeed()
+    await feed.wait(uuid.uuid4(), 0.01)
+    assert feed._waiting == {}
+
+
+async def test_until_reads_again_after_each_change_and_returns_when_ready() -> None:
+    feed, booking_id = ChangeFeed(), uuid.uuid4()
+    states = iter(["missing", "pending", "reserved"])
+    reads = []
+
+    async def read() -> str:
+        state = next(states)
+        reads.append(state)
+        if state == "missing":
+            raise NotFound("not yet")
+        return state
+
+    async def change_twice() -> None:
+        for _ in range(2):
+            await asyncio.sleep(0.01)
+            feed.changed({booking_id})
+
+    changer = asyncio.create_task(change_twice())
+    assert await feed.until(booking_id, read, lambda s: s == "reserved", 10) == "reserved"
+    await changer
+    assert reads == ["missing", "pending", "reserved"]
+
+
+async def test_until_raises_not_found_only_at_its_deadline() -> None:
+    async def read() -> str:
+        raise NotFound("never")
+
+    with pytest.raises(NotFound):
+        await ChangeFeed().until(uuid.uuid4(), read, lambda _: True, 0.05)
