@@ -49,7 +49,7 @@ typecheck: install ## mypy --strict on every package
 asyncapi: install ## Regenerate docs/asyncapi/*.json from the code
 	$(RUN) python scripts/export_asyncapi.py
 
-bench: install ## Benchmark both transports, 1 and 2 replicas, against pgbench/redis-benchmark (~6 min)
+bench: install ## Benchmark both transports, 1 and 2 replicas, against pgbench/redis-benchmark (~5 min)
 	$(RUN) sagabench --label latest
 
 bench-quick: install ## A few seconds of load per transport (the harness smoke test)

@@ -114,7 +114,7 @@ def chart(results: dict[str, Any], path: Path) -> None:
         key = f"{run['transport']}, {run['replicas']} replica(s), {run['mode']} loop"
         series.setdefault(key, []).append((run["sagas_per_second"], p99, str(run["load"])))
     for key, points in sorted(series.items()):
-        points.sort()
+        points.sort(key=lambda point: float(point[2]))  # along the load, as it was raised
         axes.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=key)
         for x, y, load in points:
             axes.annotate(load, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
