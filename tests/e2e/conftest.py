@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import gzip
 import os
-import socket
 import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -38,6 +37,7 @@ from sagakit.testing import (
     POSTGRES_URL,
     REDIS_URL,
     drop_database,
+    free_ports,
     fresh_database,
     require_postgres,
     require_redis,
@@ -51,16 +51,6 @@ FAST_RECOVERY = {
     "POLL_INTERVAL_MS": "50",
     "LOG_LEVEL": "INFO",
 }
-
-
-def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    for sock in sockets:
-        sock.bind(("127.0.0.1", 0))
-    ports = [sock.getsockname()[1] for sock in sockets]
-    for sock in sockets:
-        sock.close()
-    return ports
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +12,7 @@ from sqlalchemy.engine import make_url
 from sagactl.backends import Backends
 from sagactl.client import SERVICES, Endpoints
 from sagactl.devstack import Stack
+from sagakit.testing import free_ports
 
 # Measured without tracing export and with quiet logs: what the pattern costs,
 # not what a log pipeline costs. Pass extra env to measure other settings.
@@ -47,16 +47,6 @@ class Deployment:
         return url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
 
 
-def _free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    for sock in sockets:
-        sock.bind(("127.0.0.1", 0))
-    ports = [sock.getsockname()[1] for sock in sockets]
-    for sock in sockets:
-        sock.close()
-    return ports
-
-
 async def deploy(
     backends: Backends, transport: str, replicas: int, logs: Path, extra: dict[str, str]
 ) -> Deployment:
@@ -75,7 +65,7 @@ async def deploy(
             with (logs / f"{tag}-{name}-{replica}.log").open("a") as out:
                 out.write(line + "\n")
 
-        ports = dict(zip(SERVICES, _free_ports(len(SERVICES)), strict=True))
+        ports = dict(zip(SERVICES, free_ports(len(SERVICES)), strict=True))
         stack = Stack(
             backends, env, ports=ports, database_prefix=deployment.database_prefix, sink=sink
         )

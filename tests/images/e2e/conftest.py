@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import importlib.util
-import socket
 import sys
 import uuid
 from collections.abc import AsyncIterator
@@ -23,7 +22,7 @@ from typing import Any
 import pytest
 
 from sagactl.client import Endpoints, SagaClient
-from sagakit.testing import drop_database, require_postgres, require_redis
+from sagakit.testing import drop_database, free_ports, require_postgres, require_redis
 
 
 def load(name: str, path: Path | None = None) -> ModuleType:
@@ -41,16 +40,6 @@ def load(name: str, path: Path | None = None) -> ModuleType:
 building = load("building")
 containers = load("containers")
 chartkit = load("chartkit", Path(__file__).parents[2] / "charts" / "chartkit.py")
-
-
-def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    for sock in sockets:
-        sock.bind(("127.0.0.1", 0))
-    ports = [sock.getsockname()[1] for sock in sockets]
-    for sock in sockets:
-        sock.close()
-    return ports
 
 
 @dataclass

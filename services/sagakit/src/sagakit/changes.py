@@ -13,11 +13,21 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
-from typing import TypeVar
+from typing import Any, Protocol, TypeVar
 
 from sagakit.errors import NotFound
 
 T = TypeVar("T")
+
+
+class HasStatus(Protocol):
+    """An aggregate whose state a client may wait for."""
+
+    @property
+    def status(self) -> Any: ...
+
+
+S = TypeVar("S", bound=HasStatus)
 FIRST_RECHECK_SECONDS = 0.05
 MAX_RECHECK_SECONDS = 1.0
 MAX_WAIT_SECONDS = 30.0
@@ -79,3 +89,16 @@ class ChangeFeed:
                     return found
             await self.wait(booking_id, min(recheck, max(deadline - loop.time(), 0)))
             recheck = min(recheck * 2, MAX_RECHECK_SECONDS)
+
+    async def read(
+        self,
+        booking_id: uuid.UUID,
+        read: Callable[[], Awaitable[S]],
+        wait_for: Iterable[Any] | None,
+        wait: float,
+    ) -> S:
+        """`read()` now; with statuses in `wait_for`, once it has one of them (or `wait` ends)."""
+        wanted = set(wait_for or ())
+        return await self.until(
+            booking_id, read, lambda found: found.status in wanted, wait if wanted else 0
+        )

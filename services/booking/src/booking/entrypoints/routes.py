@@ -45,13 +45,7 @@ async def get_booking(
     With `wait_for` and `wait`, answers as soon as the status is one of `wait_for`
     (e.g. `reserved`, `failed` and `rejected`: the saga ended), or after `wait` seconds.
     """
-    wanted = set(wait_for or ())
-    found = await changes.until(
-        booking_id,
-        lambda: views.booking(booking_id, uow),
-        lambda booking: booking.status in wanted,
-        wait if wanted else 0,
-    )
+    found = await changes.read(booking_id, lambda: views.booking(booking_id, uow), wait_for, wait)
     return BookingPublic.of(found)
 
 

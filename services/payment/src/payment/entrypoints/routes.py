@@ -77,13 +77,7 @@ async def get_payment(
     (e.g. `awaiting_payment`: the bill arrived), or after `wait` seconds; a 404 then means
     the bill has still not arrived.
     """
-    wanted = set(wait_for or ())
-    found = await changes.until(
-        booking_id,
-        lambda: views.payment(booking_id, uow),
-        lambda payment: payment.status in wanted,
-        wait if wanted else 0,
-    )
+    found = await changes.read(booking_id, lambda: views.payment(booking_id, uow), wait_for, wait)
     return PaymentPublic.of(found)
 
 
