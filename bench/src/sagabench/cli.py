@@ -37,6 +37,9 @@ class Plan:
     poor_share: float
     ceilings: bool
     extra_env: dict[str, str]
+    profile_level: int = 0
+    output: Path = RESULTS
+    label: str = "latest"
 
 
 def _numbers(text: str) -> tuple[float, ...]:
@@ -60,6 +63,11 @@ def run(
     label: str = typer.Option("latest", help="Result files are <label>.json/.md/.png."),
     output: Path = typer.Option(RESULTS, help="Results folder."),
     env: list[str] = typer.Option([], help="Extra service env, NAME=VALUE (repeatable)."),
+    profile_level: int = typer.Option(
+        0,
+        help="Record a py-spy flame graph of every service during the closed-loop run "
+        "with this many sagas in flight (0: none), under <output>/profiles/.",
+    ),
 ) -> None:
     """Run the benchmark against fresh service processes and write the results."""
     plan = Plan(
@@ -72,6 +80,9 @@ def run(
         poor_share=poor_share,
         ceilings=not quick,
         extra_env=dict(item.split("=", 1) for item in env),
+        profile_level=profile_level,
+        output=output,
+        label=label,
     )
     backends = resolve(Path(".local").resolve())
     (RESULTS / "logs").mkdir(parents=True, exist_ok=True)
@@ -97,7 +108,10 @@ async def _suite(plan: Plan, backends: Backends) -> dict[str, Any]:
     return {
         "generated_at": datetime.now(UTC).isoformat(),
         "machine": report.machine(),
-        "plan": dict(plan.__dict__),
+        "plan": {
+            key: str(value) if isinstance(value, Path) else value
+            for key, value in plan.__dict__.items()
+        },
         "ceilings": ceilings,
         "floor_cpu_us": floors,
         "runs": runs,
@@ -137,6 +151,11 @@ async def _measured(
 ) -> tuple[dict[str, Any], list[SagaResult]]:
     before = _snapshot(deployment)
     started = time.monotonic()
+    profiling = []
+    if mode == "closed" and load == plan.profile_level and len(deployment.stacks) == 1:
+        folder = plan.output / "profiles"
+        name = f"{plan.label}-{deployment.transport}-closed{int(load)}"
+        profiling = probes.profile(deployment.pids(), plan.duration, folder, name)
     with Progress(
         TextColumn(f"{deployment.transport} {mode} {load:g}"),
         BarColumn(),
@@ -155,6 +174,8 @@ async def _measured(
         )
         results = await loop
     elapsed = time.monotonic() - started
+    for recorder in profiling:
+        recorder.wait(timeout=60)
     after = _snapshot(deployment)
     run = _summary(deployment, mode, load, results, elapsed, before, after)
     run["latency_ms"] = await measure.latencies(deployment, results)

@@ -141,3 +141,26 @@ def redis_ops_per_second(redis_url: str, clients: int = 50) -> float:
     redis_sync.Redis.from_url(redis_url).delete("sagabench:ceiling")
     match = re.findall(r"([\d.]+) requests per second", output)
     return float(match[-1]) if match else 0.0
+
+
+def profile(
+    pids: dict[str, list[int]], seconds: float, folder: Path, name: str
+) -> list[subprocess.Popen[bytes]]:
+    """Start py-spy on the first process of every service: <folder>/<name>-<service>.svg.
+
+    Sampling without stopping the process (--nonblocking) keeps the load undisturbed.
+    """
+    spy = shutil.which("py-spy")
+    if spy is None:
+        raise RuntimeError("py-spy is not installed: `uv sync --all-packages` brings it")
+    folder.mkdir(parents=True, exist_ok=True)
+    return [
+        subprocess.Popen(
+            [spy, "record", "--pid", str(group[0]), "--duration", str(int(seconds)),
+             "--rate", "100", "--nonblocking", "--format", "flamegraph",
+             "--output", str(folder / f"{name}-{service}.svg")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for service, group in pids.items()
+    ]  # fmt: skip
