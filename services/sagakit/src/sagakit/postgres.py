@@ -113,7 +113,8 @@ class SqlUnitOfWork(AbstractUnitOfWork):
 
 
 # Plain SQL on purpose: SQLAlchemy 2.0 cannot cache the compiled form of a statement
-# with `on_conflict_do_nothing()`, and this one runs for every incoming event.
+# with `on_conflict_do_nothing()`, and this one runs for every incoming event. The
+# table is the `inbox` that `sagakit.tables.messaging_tables` gives every service.
 _INBOX_INSERT = (
     text(
         "INSERT INTO inbox (consumer, event_id, event_type)"
