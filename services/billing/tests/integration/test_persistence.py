@@ -11,7 +11,7 @@ from billing.domain.model import Bill, BillStatus
 from billing.service_layer import handlers
 from sagakit.errors import NotFound
 from sagakit.events import ApprovedBooking, Envelope, InsufficientFund
-from sagakit.testing import check_migrations, count_rows
+from sagakit.testing import DATABASE_PREFIX, check_migrations, count_rows
 from sagakit.uow import AlreadyProcessed
 
 
@@ -26,7 +26,7 @@ def approval(booking_id: uuid.UUID | None = None) -> tuple[ApprovedBooking, Enve
 
 
 async def test_migrations_upgrade_downgrade_and_match_the_tables_in_code() -> None:
-    await check_migrations("billing:migrations", metadata, "test_billing_migrations")
+    await check_migrations("billing:migrations", metadata, f"{DATABASE_PREFIX}billing_migrations")
 
 
 async def test_bill_and_its_event_commit_together(engine, new_uow) -> None:

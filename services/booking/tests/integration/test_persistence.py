@@ -11,13 +11,13 @@ from booking.domain.commands import CreateBooking
 from booking.domain.model import Booking, BookingStatus
 from booking.service_layer import handlers
 from sagakit.events import Envelope, PaidBooking, RejectedBooking
-from sagakit.testing import check_migrations, count_rows
+from sagakit.testing import DATABASE_PREFIX, check_migrations, count_rows
 from sagakit.tracing import continued
 from sagakit.uow import AlreadyProcessed
 
 
 async def test_migrations_upgrade_downgrade_and_match_the_tables_in_code() -> None:
-    await check_migrations("booking:migrations", metadata, "test_booking_migrations")
+    await check_migrations("booking:migrations", metadata, f"{DATABASE_PREFIX}booking_migrations")
 
 
 async def test_booking_and_its_event_commit_together(engine, new_uow) -> None:

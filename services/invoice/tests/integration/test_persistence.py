@@ -14,7 +14,7 @@ from invoice.service_layer import handlers
 from sagakit.db import normalize_url
 from sagakit.events import Envelope, PaidBooking
 from sagakit.migrations import downgrade, migrate
-from sagakit.testing import check_migrations, count_rows, database_url
+from sagakit.testing import DATABASE_PREFIX, check_migrations, count_rows, database_url
 from sagakit.uow import AlreadyProcessed
 
 MIGRATIONS = "invoice:migrations"
@@ -53,8 +53,8 @@ async def deliver(event: PaidBooking, new_uow, envelope: Envelope | None = None)
 
 
 async def test_migrations_upgrade_downgrade_and_match_the_tables_in_code() -> None:
-    await check_migrations(MIGRATIONS, metadata, "test_invoice_migrations")
-    url = database_url("test_invoice_migrations")
+    await check_migrations(MIGRATIONS, metadata, f"{DATABASE_PREFIX}invoice_migrations")
+    url = database_url(f"{DATABASE_PREFIX}invoice_migrations")
     assert await has_sequence(url)
     await downgrade(MIGRATIONS, url, "base")
     assert not await has_sequence(url)

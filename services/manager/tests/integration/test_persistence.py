@@ -11,7 +11,7 @@ from manager.domain.model import Approval, ApprovalStatus
 from manager.service_layer import handlers
 from sagakit.errors import Conflict
 from sagakit.events import CreatedBooking, Envelope
-from sagakit.testing import check_migrations, count_rows
+from sagakit.testing import DATABASE_PREFIX, check_migrations, count_rows
 from sagakit.uow import AlreadyProcessed
 
 
@@ -29,7 +29,7 @@ def created(customer_id: str = "alice") -> CreatedBooking:
 
 
 async def test_migrations_upgrade_downgrade_and_match_the_tables_in_code() -> None:
-    await check_migrations("manager:migrations", metadata, "test_manager_migrations")
+    await check_migrations("manager:migrations", metadata, f"{DATABASE_PREFIX}manager_migrations")
 
 
 async def test_auto_approval_and_its_event_commit_together(engine, new_uow) -> None:

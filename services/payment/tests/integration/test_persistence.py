@@ -10,7 +10,7 @@ from payment.domain.commands import SetCredit, SubmitPayment
 from payment.domain.model import Payment, PaymentStatus
 from payment.service_layer import handlers
 from sagakit.events import BilledBooking, Envelope
-from sagakit.testing import check_migrations, count_rows
+from sagakit.testing import DATABASE_PREFIX, check_migrations, count_rows
 from sagakit.uow import AlreadyProcessed
 
 
@@ -35,7 +35,7 @@ def customer_id() -> str:
 
 
 async def test_migrations_upgrade_downgrade_and_match_the_tables_in_code() -> None:
-    await check_migrations("payment:migrations", metadata, "test_payment_migrations")
+    await check_migrations("payment:migrations", metadata, f"{DATABASE_PREFIX}payment_migrations")
 
 
 async def test_a_paid_payment_and_its_event_commit_together(engine, new_uow) -> None:

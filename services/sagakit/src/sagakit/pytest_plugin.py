@@ -25,7 +25,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sagakit.db import create_engine
 from sagakit.settings import ServiceSettings
 from sagakit.tables import MessagingTables
-from sagakit.testing import REDIS_URL, fresh_database, require_redis, running_app, unique_prefix
+from sagakit.testing import (
+    DATABASE_PREFIX,
+    REDIS_URL,
+    fresh_database,
+    require_redis,
+    running_app,
+    unique_prefix,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -68,9 +75,9 @@ async def _databases() -> AsyncIterator[dict[str, tuple[str, AsyncEngine]]]:
 async def database_url(
     service: ServiceUnderTest, _databases: dict[str, tuple[str, AsyncEngine]]
 ) -> str:
-    """A fresh `test_<service>` database migrated to head (created once per run)."""
+    """A fresh `test_<service>` database (TEST_DATABASE_PREFIX) migrated to head, once per run."""
     if service.name not in _databases:
-        url = await fresh_database(f"test_{service.name}", f"{service.name}:migrations")
+        url = await fresh_database(f"{DATABASE_PREFIX}{service.name}", f"{service.name}:migrations")
         _databases[service.name] = (url, create_engine(url))
     return _databases[service.name][0]
 

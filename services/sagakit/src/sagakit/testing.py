@@ -33,6 +33,9 @@ POSTGRES_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+# Integration databases are named <prefix><service>; two checkouts testing against one
+# server at the same time set different prefixes.
+DATABASE_PREFIX = os.environ.get("TEST_DATABASE_PREFIX", "test_")
 START_HINT = (
     "Start the servers with `make servers` (or set TEST_POSTGRES_URL / TEST_REDIS_URL); "
     "`.ci/run` starts them too."

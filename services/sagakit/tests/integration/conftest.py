@@ -19,7 +19,7 @@ from sagakit.postgres import SqlUnitOfWork
 from sagakit.runtime import ServiceRuntime, ServiceSpec
 from sagakit.settings import ServiceSettings, Transport
 from sagakit.tables import messaging_tables
-from sagakit.testing import REDIS_URL, fresh_database, unique_prefix
+from sagakit.testing import DATABASE_PREFIX, REDIS_URL, fresh_database, unique_prefix
 
 metadata = MetaData()
 messaging = messaging_tables(metadata)
@@ -78,7 +78,7 @@ def make_handlers(behaviour: Behaviour) -> dict[EventType, Callable[..., Awaitab
 
 @pytest.fixture(scope="session")
 async def database_url() -> str:
-    url = await fresh_database("test_sagakit")
+    url = await fresh_database(f"{DATABASE_PREFIX}sagakit")
     engine = create_engine(url)
     async with engine.begin() as conn:
         await conn.run_sync(metadata.create_all)
