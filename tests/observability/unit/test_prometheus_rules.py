@@ -97,7 +97,7 @@ def test_alert_has_severity_summary_description_and_runbook(name: str) -> None:
     rule = q.alert_rules()[name]
     assert rule["labels"]["severity"] in {"warning", "critical"}
     assert {"summary", "description", "runbook_url"} <= set(rule["annotations"])
-    assert rule["annotations"]["runbook_url"] == f"README.md#{name.lower()}"
+    assert rule["annotations"]["runbook_url"] == f"docs/observability.md#{name.lower()}"
     assert rule.get("for"), "an alert without `for` fires on a single scrape"
 
 
