@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The saga's container images, built with docker, podman or buildah (whichever is present):
-# the shared base (Dockerfile.base) and the five services (services/<name>/Dockerfile),
-# all from the repository root as build context.
+# the shared base (Dockerfile.base) and the five services (services/Dockerfile, once per
+# service with --build-arg SERVICE=<name>), all from the repository root as build context.
 #
 #   scripts/build-images.sh [build]           build base-uv, base and the five services
 #   scripts/build-images.sh kind-load NAME    load the five service images into kind cluster NAME
@@ -61,7 +61,7 @@ build_all() {
   build "$(image base)" Dockerfile.base --build-arg "BASE_IMAGE=$BASE_IMAGE"
   local name
   for name in "${SERVICES[@]}"; do
-    build "$(image "$name")" "services/$name/Dockerfile" \
+    build "$(image "$name")" services/Dockerfile --build-arg "SERVICE=$name" \
       --build-arg "BASE_IMAGE=$(image base)" --build-arg "UV_IMAGE=$(image base-uv)"
   done
   echo "==> built in ${SECONDS}s: $(for name in "${SERVICES[@]}"; do printf '%s ' "$(image "$name")"; done)"

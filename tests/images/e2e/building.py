@@ -37,6 +37,8 @@ TRIMMED = (
 )
 TOOLS = ("buildah", "runc", "debootstrap")
 INSTALL_HINT = "Run scripts/ensure-tools.sh (as root) to install buildah, runc and debootstrap."
+# chroot: no OCI runtime or network setup inside the build; the host's network.
+BUILD_FLAGS = ("--isolation", "chroot", "--network", "host")
 
 
 def run(*args: str, timeout: float = 600) -> str:
@@ -120,8 +122,7 @@ def build_images() -> dict[str, str]:
         "IMAGE_PREFIX": IMAGE_PREFIX,
         "IMAGE_TAG": IMAGE_TAG,
         "BASE_IMAGE": bookworm_image(),
-        # chroot: no OCI runtime or network setup inside the build; the host's network.
-        "BUILD_FLAGS": "--isolation chroot --network host",
+        "BUILD_FLAGS": " ".join(BUILD_FLAGS),
     }
     build = subprocess.run(
         (str(ROOT / "scripts/build-images.sh"), "build"),
@@ -135,3 +136,14 @@ def build_images() -> dict[str, str]:
     if build.returncode != 0:
         pytest.fail(f"scripts/build-images.sh failed:\n{(build.stdout + build.stderr)[-6000:]}")
     return {name: image(name) for name in ("base", "base-uv", *SERVICES)}
+
+
+def build_service(images: dict[str, str], service: str | None) -> subprocess.CompletedProcess[str]:
+    """Build services/Dockerfile on this suite's base for `service` (None: no SERVICE)."""
+    args = ["buildah", "bud", "--layers", "--force-rm", *BUILD_FLAGS, "-f", "services/Dockerfile"]
+    args += ["--build-arg", f"BASE_IMAGE={images['base']}"]
+    args += ["--build-arg", f"UV_IMAGE={images['base-uv']}"]
+    args += [] if service is None else ["--build-arg", f"SERVICE={service}"]
+    return subprocess.run(
+        [*args, "."], cwd=ROOT, capture_output=True, text=True, timeout=600, check=False
+    )

@@ -13,7 +13,7 @@ import functools
 import importlib.util
 import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -71,6 +71,12 @@ class ContainerStack:
 def images() -> dict[str, str]:
     """base, base-uv and the five service images, built for this session."""
     return dict(building.build_images())
+
+
+@pytest.fixture(scope="session")
+def build_service(images: dict[str, str]) -> Callable[[str | None], Any]:
+    """Build services/Dockerfile for a SERVICE (None: none) on the session's base, untagged."""
+    return functools.partial(building.build_service, images)
 
 
 @pytest.fixture(scope="session")

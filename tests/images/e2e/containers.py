@@ -153,11 +153,18 @@ class Container:
             check=False,
         )
 
+    def server_process(self) -> Path:
+        """The container's first process (PID 1 inside it) in the host's /proc."""
+        return Path(f"/proc/{json.loads(run('runc', 'state', self.server_id))['pid']}")
+
     def server_uid(self) -> int:
-        """The real uid of the serving process, read from the host's /proc."""
-        state = json.loads(run("runc", "state", self.server_id))
-        status = Path(f"/proc/{state['pid']}/status").read_text()
+        """The real uid of the serving process."""
+        status = (self.server_process() / "status").read_text()
         return int(next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1])
+
+    def server_command(self) -> list[str]:
+        """The command line of the serving process."""
+        return (self.server_process() / "cmdline").read_text().rstrip("\0").split("\0")
 
     def log_tail(self, lines: int = 30) -> str:
         text = self.log.read_text(errors="replace").splitlines() if self.log.exists() else []

@@ -58,12 +58,30 @@ def test_the_root_filesystem_is_read_only_and_tmp_is_writable(stack: Any, servic
 
 @pytest.mark.parametrize("service", SERVICES)
 def test_the_image_runs_its_service_as_the_chart_expects(stack: Any, service: str) -> None:
-    config = stack.containers[service].config
+    container = stack.containers[service]
+    config = container.config
     assert config.user == "10001:10001"
-    assert [*config.entrypoint, *config.cmd] == [service, "serve"]
+    assert (config.env["SERVICE"], config.cmd) == (service, ["serve"])
     assert config.exposed_ports == ["8000/tcp"]
     assert (config.env["HOST"], config.env["PORT"]) == ("0.0.0.0", "8000")
     assert config.env["PYTHONDONTWRITEBYTECODE"] == "1"
+    # The entrypoint's shell replaced itself: PID 1 is the service, which gets SIGTERM.
+    assert container.server_command()[-2:] == [f"/opt/venv/bin/{service}", "serve"]
+    # The chart's own `command: [<service>, serve]` finds the same program without a shell.
+    found = container.exec("sh", "-c", f"command -v {service} && {service} --help")
+    assert found.returncode == 0, found.stderr
+    assert found.stdout.startswith(f"/opt/venv/bin/{service}\n")
+    assert "serve" in found.stdout and "migrate" in found.stdout
+
+
+@pytest.mark.parametrize("service", ["nope", None])
+def test_an_unknown_or_missing_service_fails_the_build_with_a_clear_message(
+    build_service: Any, service: str | None
+) -> None:
+    failed = build_service(service)
+    assert failed.returncode != 0
+    message = f"SERVICE='{service or ''}' is not a saga service"
+    assert message in failed.stdout + failed.stderr
 
 
 @pytest.mark.parametrize("service", SERVICES)

