@@ -5,7 +5,7 @@ export UV_PYTHON_DOWNLOADS := never
 RUN := $(UV) run --frozen
 
 .DEFAULT_GOAL := help
-.PHONY: help install up up-pubsub demo test test-unit test-integration test-e2e lint fmt typecheck asyncapi bench bench-quick servers tools clean
+.PHONY: help install up up-pubsub demo test test-setup test-unit test-integration test-e2e lint fmt typecheck asyncapi bench bench-quick servers tools clean
 
 help: ## Show the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -22,8 +22,17 @@ up-pubsub: install ## The same over plain Redis Pub/Sub
 demo: ## Book, pay and watch the saga (needs `make up` running)
 	$(RUN) sagactl demo
 
-test: install lint typecheck ## Lint, type-check and run every test (needs Postgres and Redis)
+test: test-setup install lint typecheck ## Lint, type-check and run every test (as root: it installs what they need)
 	$(RUN) pytest
+
+# tests/images builds and runs containers as root; the tools and servers come from Debian
+# packages. Quiet when everything is there; otherwise one message saying what to do.
+test-setup: ## What `make test` needs: root, the test tools and servers (installed/started if missing)
+	@[ "$$(id -u)" = 0 ] || { echo "make test builds and runs the images as root (tests/images):" \
+		"run it as root (sudo --preserve-env env \"PATH=\$$PATH\" make test);" \
+		"make test-unit, test-integration and test-e2e need no root" >&2; exit 1; }
+	@scripts/ensure-tools.sh --quiet
+	@scripts/ensure-servers.sh --quiet
 
 test-unit: install ## Only the fast unit tests
 	$(RUN) pytest -m unit
@@ -58,7 +67,7 @@ bench-quick: install ## A few seconds of load per transport (the harness smoke t
 servers: ## Start the machine's Postgres and Redis for the tests (installs them if missing)
 	scripts/ensure-servers.sh
 
-tools: ## Install the test tools from Debian packages when missing (prometheus, buildah, runc, debootstrap)
+tools: ## Install the test tools from Debian packages when missing (psql, postgresql, redis-server, prometheus, buildah, runc, debootstrap)
 	scripts/ensure-tools.sh
 
 clean: ## Remove the virtualenv, caches and private servers' data

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -75,3 +76,46 @@ def test_the_build_script_names_the_five_images_from_prefix_and_tag() -> None:
         f"registry.example/saga/{name}:1.2.3"
         for name in ("booking", "manager", "billing", "payment", "invoice")
     ]
+
+
+def test_make_test_first_installs_and_starts_what_the_tests_need_as_root() -> None:
+    commands = [line.strip() for line in make("-n", "test").splitlines()]
+    setup = [
+        next(i for i, line in enumerate(commands) if '[ "$(id -u)" = 0 ]' in line),
+        commands.index("scripts/ensure-tools.sh --quiet"),
+        commands.index("scripts/ensure-servers.sh --quiet"),
+        next(i for i, line in enumerate(commands) if line.endswith("sync --frozen --all-packages")),
+        next(i for i, line in enumerate(commands) if line.endswith("run --frozen pytest")),
+    ]
+    assert setup == sorted(setup), "root, tools, servers, then the tests"
+    for target in ("test-unit", "test-integration", "test-e2e"):
+        assert "ensure-tools" not in make("-n", target), f"{target} installs nothing"
+
+
+def test_the_tools_script_names_every_missing_package_when_it_cannot_install(
+    tmp_path: Path,
+) -> None:
+    # A PATH with none of the tools and no apt-get: nothing can be installed.
+    for program in ("id", "mktemp", "rm"):
+        found = shutil.which(program)
+        assert found is not None, program
+        (tmp_path / program).symlink_to(found)
+    result = subprocess.run(
+        ["/bin/bash", str(ROOT / "scripts" / "ensure-tools.sh"), "--quiet"],
+        env={"PATH": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stdout == ""
+    (message,) = result.stderr.splitlines()
+    named = re.search(
+        r"the Debian/Ubuntu packages ([\w -]+), and there is no apt-get here", message
+    )
+    assert named is not None, message
+    # On the PATH alone none of these is found; postgresql and the keyring live elsewhere.
+    expected = {"postgresql-client", "redis-server", "prometheus", "buildah", "runc", "debootstrap"}
+    assert expected <= set(named[1].split()) <= expected | {"postgresql", "debian-archive-keyring"}
+    assert f"(sudo apt-get install --no-install-recommends {named[1]})" in message
