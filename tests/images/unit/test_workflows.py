@@ -6,6 +6,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -60,19 +61,50 @@ def test_the_workflows_use_the_repositorys_uv_and_kind() -> None:
     assert f"kind {kind_version}" in kind_config, "the node image must be built for that kind"
 
 
-def test_ci_lints_tests_with_postgres_and_redis_and_checks_the_charts() -> None:
+def commands(job: dict[str, Any]) -> str:
+    return "\n".join(step.get("run", "") for step in steps(job))
+
+
+def files_tested_by(job: dict[str, Any]) -> list[Path]:
+    """The test files a job's commands run: `make test` runs pytest's testpaths."""
+    if re.search(r"\bmake test(\s|$)", commands(job), flags=re.MULTILINE):
+        config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+        folders = config["tool"]["pytest"]["ini_options"]["testpaths"]
+    else:
+        arguments = re.findall(r"\bpytest\b([^\n;&|]*)", commands(job))
+        folders = [arg for args in arguments for arg in args.split() if not arg.startswith("-")]
+    return [test for folder in folders for test in sorted((ROOT / folder).rglob("test_*.py"))]
+
+
+def test_ci_lints_tests_as_root_and_checks_the_charts() -> None:
     jobs = workflow("ci.yml")["jobs"]
     assert {"lint", "tests", "charts"} <= set(jobs)
-    services = jobs["tests"]["services"]
-    assert services["postgres"]["image"] == "postgres:16"
-    assert services["postgres"]["ports"] == ["5432:5432"]
-    assert services["redis"]["image"] == "redis:7"
-    assert services["redis"]["ports"] == ["6379:6379"]
-    commands = {name: " ".join(s.get("run", "") for s in steps(job)) for name, job in jobs.items()}
-    assert "make lint typecheck" in commands["lint"]
-    assert "make test" in commands["tests"]
-    assert "scripts/ensure-tools.sh" in commands["tests"]
-    assert "tests/charts" in commands["charts"]
+    assert "make lint typecheck" in commands(jobs["lint"])
+    # make test installs its own tools (Debian packages) and builds images: it runs as root.
+    assert 'sudo --preserve-env env "PATH=$PATH" make test' in commands(jobs["tests"])
+    assert "pytest tests/charts" in commands(jobs["charts"])
+    charts = files_tested_by(jobs["charts"])
+    assert ROOT / "tests/charts/integration/test_postgres_initdb.py" in charts
+    assert set(charts) < set(files_tested_by(jobs["tests"]))
+
+
+@pytest.mark.parametrize("name", sorted(workflow("ci.yml")["jobs"]))
+def test_a_ci_job_that_runs_integration_tests_has_the_servers_and_psql(name: str) -> None:
+    job = workflow("ci.yml")["jobs"][name]
+    tests = [test for test in files_tested_by(job) if {"integration", "e2e"} & set(test.parts)]
+    services = job.get("services", {})
+    if tests:
+        postgres = services.get("postgres", {})
+        assert postgres.get("image") == "postgres:16", f"{name} runs {tests[0]} without Postgres"
+        assert postgres["ports"] == ["5432:5432"]
+        assert postgres["env"] == {"POSTGRES_HOST_AUTH_METHOD": "trust"}
+        assert "pg_isready" in postgres["options"], "the job starts once Postgres is ready"
+    if any("tests/charts" not in str(test) for test in tests):
+        assert services["redis"]["image"] == "redis:7", name
+        assert services["redis"]["ports"] == ["6379:6379"]
+    if any("psql" in test.read_text() for test in tests):
+        # make test installs psql itself (scripts/ensure-tools.sh); other jobs say so.
+        assert re.search(r"make test(\s|$)|psql", commands(job)), f"{name} needs psql"
 
 
 def test_e2e_kind_deploys_tests_and_dumps_the_cluster_on_failure() -> None:
