@@ -54,7 +54,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   why=$(apt_install "${missing[@]}") || true
   read -r -a missing <<<"$(missing_packages)"
   if [ ${#missing[@]} -gt 0 ]; then
-    echo "The tests need the Debian/Ubuntu packages ${missing[*]}, and ${why:-they are still missing}:" \
+    echo "The tests need the Debian/Ubuntu packages ${missing[*]}, and ${why:-apt-get installed them but they are not on the PATH}:" \
       "install them (sudo apt-get install --no-install-recommends ${missing[*]}) and run again." >&2
     exit 1
   fi
