@@ -91,5 +91,23 @@ e2e-kind: install port-forward ## Against the cluster: `helm test`, then the e2e
 	$(STOP_FORWARDS); \
 	exit $$status
 
+# `make verify-observability`: the demo writes its booking ids here, the verifier its report.
+DEMO_IDS ?= .local/demo-bookings.json
+VERIFY_LOG ?= .local/verify-observability.log
+VERIFY_TIMEOUT ?= 300
+# Grafana's admin password: kube-prometheus-stack generates it into its Grafana Secret.
+GRAFANA_SECRET_PASSWORD := kubectl -n $(OBSERVABILITY_NAMESPACE) get secret \
+	-l app.kubernetes.io/name=grafana -o jsonpath='{.items[0].data.admin-password}' | base64 -d
+
+.PHONY: verify-observability
+verify-observability: install port-forward ## Run the demo, then check its saga shows in Jaeger, Prometheus and Grafana (docs/verify-observability.md)
+	@set -o pipefail; status=0; rm -f $(DEMO_IDS); mkdir -p $(dir $(VERIFY_LOG)); \
+	password="$${GRAFANA_PASSWORD:-$$($(GRAFANA_SECRET_PASSWORD))}"; \
+	$(SAGA_URLS) $(RUN) sagactl demo --ids-file $(DEMO_IDS) || status=$$?; \
+	GRAFANA_PASSWORD="$$password" $(RUN) sagactl verify-observability --ids-file $(DEMO_IDS) \
+		--timeout $(VERIFY_TIMEOUT) 2>&1 | tee $(VERIFY_LOG) || status=$$?; \
+	$(STOP_FORWARDS); \
+	exit $$status
+
 kind-down: port-forward-stop ## Delete the kind cluster
 	kind delete cluster --name $(KIND_CLUSTER)

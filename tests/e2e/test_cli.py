@@ -1,6 +1,7 @@
 """The commands from the README, run as a user would run them."""
 
 import asyncio
+import json
 import os
 import shutil
 import signal
@@ -38,13 +39,19 @@ async def sagactl(*args: str, env: dict[str, str], timeout: float = 90) -> tuple
     return int(process.returncode or 0), output.decode()
 
 
-async def test_demo_shows_one_saga_reserved_and_one_compensated(streams) -> None:
-    code, output = await sagactl("demo", env={**cli_env(streams), "COLUMNS": "160"})
+async def test_demo_shows_one_saga_reserved_and_one_compensated(streams, tmp_path) -> None:
+    ids = tmp_path / "demo" / "bookings.json"
+    env = {**cli_env(streams), "COLUMNS": "160"}
+    code, output = await sagactl("demo", "--ids-file", str(ids), env=env)
     assert code == 0, output
     assert "reserved" in output
     assert "invoice INV-" in output
     assert "bill failed" in output
     assert "Both sagas ended as expected." in output
+    # The ids file hands the bookings to `sagactl verify-observability`.
+    bookings = json.loads(ids.read_text())
+    assert sorted(bookings.values()) == ["failed", "reserved"]
+    assert all(f"created {booking}" in output for booking in bookings)
 
 
 async def test_status_prints_what_each_service_knows(streams) -> None:

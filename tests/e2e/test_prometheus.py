@@ -12,6 +12,7 @@ import contextlib
 import importlib.util
 import re
 import shutil
+import signal
 import socket
 import sys
 import time
@@ -28,6 +29,8 @@ import httpx
 import pytest
 import yaml
 
+from sagactl.verify import prometheus as verify_prometheus
+from sagactl.verify.outcome import until_passing
 from sagakit.deadletter import DeadLetter, DeadLetterQueue
 from sagakit.testing import eventually, read_messages
 from sagakit.tracing import trace_id
@@ -56,6 +59,8 @@ class Prometheus:
     url: str
     http: httpx.AsyncClient
     log: Path
+    process: asyncio.subprocess.Process
+    config: Path
 
     async def api(self, path: str, **params: str) -> dict[str, Any]:
         response = await self.http.get(f"{self.url}/api/v1/{path}", params=params)
@@ -131,7 +136,8 @@ async def prometheus(
             stdout=out,
             stderr=out,
         )
-    server = Prometheus(f"http://127.0.0.1:{port}", httpx.AsyncClient(timeout=10.0), log)
+    http = httpx.AsyncClient(timeout=10.0)
+    server = Prometheus(f"http://127.0.0.1:{port}", http, log, process, work / "prometheus.yml")
     try:
         await wait_ready(server, process)
         yield server
@@ -297,3 +303,52 @@ async def test_saga_durations_carry_their_trace_id_as_exemplar(
     assert traces, "no exemplar on booking_saga_duration_seconds_bucket"
     assert all(re.fullmatch(r"[0-9a-f]{32}", str(trace)) for trace in traces), traces
     assert sagas.traces["reserved"] in traces, (sagas.traces, traces)
+
+
+async def test_the_verifiers_prometheus_checks_pass(prometheus: Prometheus, sagas: Sagas) -> None:
+    outcomes = await until_passing(
+        lambda: verify_prometheus.check(prometheus.http, prometheus.url, q.SERVICES), 30, 1
+    )
+    assert [(o.name, o.ok) for o in outcomes] == [
+        *((f"prometheus: up == 1 for {name}", True) for name in q.SERVICES),
+        ("prometheus: a saga: recording rule returns data", True),
+    ], outcomes
+
+
+async def reload(prometheus: Prometheus, config: dict[str, Any], jobs: tuple[str, ...]) -> None:
+    """Reload Prometheus with a config (SIGHUP) and wait until `up` has exactly these jobs.
+
+    A dropped target's series end with staleness markers only a scrape interval or two
+    later, so the wait is on the series, not on the target list.
+    """
+    prometheus.config.write_text(yaml.safe_dump(config))
+    prometheus.process.send_signal(signal.SIGHUP)
+
+    async def applied() -> bool:
+        series = (await prometheus.query("up == 1"))["data"]["result"]
+        return {s["metric"]["job"] for s in series} == set(jobs)
+
+    assert await eventually(applied, timeout=30), prometheus.log_tail()
+
+
+async def test_the_verifier_fails_when_a_service_is_not_scraped(
+    prometheus: Prometheus, sagas: Sagas
+) -> None:
+    shipped = yaml.safe_load(prometheus.config.read_text())
+    # The invoice job loses its target, as when a ServiceMonitor selects no invoice
+    # Service. (Dropping the whole job would leave its last `up` for 5 minutes: Prometheus
+    # writes no staleness markers for a removed scrape pool.)
+    jobs = [
+        {**job, "static_configs": []} if job["job_name"] == "invoice" else job
+        for job in shipped["scrape_configs"]
+    ]
+    await reload(prometheus, {**shipped, "scrape_configs": jobs}, q.SERVICES[:-1])
+    try:
+        outcomes = await verify_prometheus.check(prometheus.http, prometheus.url, q.SERVICES)
+    finally:
+        await reload(prometheus, shipped, q.SERVICES)
+    failed = {o.name: o.detail for o in outcomes if not o.ok}
+    assert failed == {
+        "prometheus: up == 1 for invoice": "no target with job=invoice: not scraped "
+        "(ServiceMonitor missing?)"
+    }

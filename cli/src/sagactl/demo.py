@@ -29,21 +29,29 @@ class Saga:
     pending_since: float | None = None
 
 
-async def run_demo(client: SagaClient, console: Console, timeout: float = 30.0) -> bool:
-    """Run both scenarios; True when each saga ended as the pattern promises."""
+@dataclass
+class Demo:
+    """How the demo went: the verdict, and each booking's final status by booking id."""
+
+    ok: bool
+    bookings: dict[str, str]
+
+
+async def run_demo(client: SagaClient, console: Console, timeout: float = 30.0) -> Demo:
+    """Run both scenarios; ok when each saga ended as the pattern promises."""
     suffix = uuid.uuid4().hex[:6]
     console.rule("[bold]1. Alice has enough credit: the saga completes")
     happy = await scenario(client, console, f"alice-{suffix}", Decimal("500.00"), timeout)
     console.rule("[bold]2. Bob has too little credit: compensation")
     failed = await scenario(client, console, f"bob-{suffix}", Decimal("50.00"), timeout)
-    ok = _ended(happy, "reserved", "invoice") and _ended(failed, "failed", "billing")
+    ok = _ended(happy[1], "reserved", "invoice") and _ended(failed[1], "failed", "billing")
     console.print("[green]Both sagas ended as expected." if ok else "[red]A saga went wrong.")
-    return ok
+    return Demo(ok, {booking: _status(snapshot) for booking, snapshot in (happy, failed)})
 
 
 async def scenario(
     client: SagaClient, console: Console, customer: str, credit: Decimal, timeout: float
-) -> dict[str, Record]:
+) -> tuple[str, dict[str, Record]]:
     """Top up, book, pay when billed, and follow until the booking is final."""
     await client.set_credit(customer, credit)
     console.print(f"payment: credit of [bold]{customer}[/] set to {credit}")
@@ -52,7 +60,7 @@ async def scenario(
     console.print(f"booking: created {saga.booking_id} for 120.00")
     snapshot = await follow(client, console, saga, timeout)
     console.print(status_table(saga.booking_id, snapshot))
-    return snapshot
+    return saga.booking_id, snapshot
 
 
 async def follow(
@@ -107,6 +115,11 @@ def _finished(snapshot: dict[str, Record]) -> bool:
     if booking["status"] == "failed":
         return isinstance(bill, dict) and bill["status"] == "failed"
     return True
+
+
+def _status(snapshot: dict[str, Record]) -> str:
+    booking = snapshot.get("booking")
+    return str(booking["status"]) if isinstance(booking, dict) else "unknown"
 
 
 def _ended(snapshot: dict[str, Any], status: str, witness: str) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
@@ -16,11 +17,13 @@ from sagactl import deadletters, demo, devstack
 from sagactl.backends import MissingServer, resolve
 from sagactl.client import SERVICES, Endpoints, SagaClient
 from sagactl.render import Record, status_table, timeline_view
+from sagactl.verify import command as verify_command
 
 app = typer.Typer(
     help="Run, demo and inspect the booking saga.", no_args_is_help=True, add_completion=False
 )
 app.add_typer(deadletters.app, name="dlq")
+app.command("verify-observability")(verify_command.verify_observability)
 console = Console()
 T = TypeVar("T")
 
@@ -64,10 +67,18 @@ def up(
 
 
 @app.command("demo")
-def run_demo(timeout: float = typer.Option(30.0, help="Seconds to wait for each saga.")) -> None:
+def run_demo(
+    timeout: float = typer.Option(30.0, help="Seconds to wait for each saga."),
+    ids_file: Path | None = typer.Option(
+        None, help="Write {booking id: final status} here as JSON (for verify-observability)."
+    ),
+) -> None:
     """Show the pattern: one booking reserved, one failed by compensation."""
-    ok = _with_client(lambda client: demo.run_demo(client, console, timeout))
-    raise typer.Exit(0 if ok else 1)
+    result = _with_client(lambda client: demo.run_demo(client, console, timeout))
+    if ids_file is not None:
+        ids_file.parent.mkdir(parents=True, exist_ok=True)
+        ids_file.write_text(json.dumps(result.bookings, indent=2) + "\n")
+    raise typer.Exit(0 if result.ok else 1)
 
 
 @app.command()

@@ -18,6 +18,7 @@ TARGETS = (
     "port-forward",
     "port-forward-stop",
     "e2e-kind",
+    "verify-observability",
     "kind-down",
 )
 
@@ -56,6 +57,19 @@ def test_make_n_shows_the_build_deploy_and_e2e_commands_with_one_tag() -> None:
     assert "SAGA_E2E_TARGET=urls" in commands and "pytest -m cluster tests/e2e" in commands
     assert "sagactl demo" in commands
     assert "helm test saga -n saga" in commands
+
+
+def test_verify_observability_runs_the_demo_then_the_verifier_on_its_ids() -> None:
+    commands = " ".join(make("-n", "verify-observability").split())
+    assert "port-forward" in commands  # the services, Jaeger, Grafana and Prometheus
+    demo = commands.index("sagactl demo --ids-file .local/demo-bookings.json")
+    verify = commands.index("sagactl verify-observability --ids-file .local/demo-bookings.json")
+    assert "SAGA_BOOKING_URL=http://127.0.0.1:8001" in commands[:demo] and demo < verify
+    # Grafana's random admin password, from its Secret, reaches the verifier in the env.
+    assert "get secret -l app.kubernetes.io/name=grafana" in commands
+    assert "{.items[0].data.admin-password}" in commands
+    assert 'GRAFANA_PASSWORD="$password"' in commands
+    assert "tee .local/verify-observability.log" in commands and "exit $status" in commands
 
 
 def test_observability_up_installs_the_three_charts_with_the_shipped_values() -> None:

@@ -117,3 +117,24 @@ def test_e2e_kind_deploys_tests_and_dumps_the_cluster_on_failure() -> None:
     dump = next(s for s in steps(job) if s.get("if") == "failure()")["run"]
     for command in ("kubectl get all -A", "kubectl describe pods", "kubectl logs", "events"):
         assert command in dump, command
+
+
+def test_e2e_kind_proves_jaeger_prometheus_and_grafana_show_the_saga() -> None:
+    job = workflow("e2e-kind.yml")["jobs"]["kind"]
+    runs = [s["run"] for s in steps(job) if "run" in s and "if" not in s]
+    order = [
+        "make observability-up",
+        'make deploy OBSERVED=1 IMAGE_TAG="$IMAGE_TAG"',
+        "make e2e-kind",
+        "make verify-observability",
+    ]
+    found = [next(i for i, run in enumerate(runs) if command in run) for command in order]
+    assert found == sorted(found), runs  # the stack before the saga, the proof last
+    assert any(s.get("uses", "").startswith("azure/setup-helm@") for s in steps(job))
+    assert job["timeout-minutes"] >= 60  # the upstream images are pulled in the job
+    room = next(run for run in runs if "rm -rf" in run)
+    assert runs.index(room) < next(i for i, run in enumerate(runs) if "make images" in run)
+    dumps = " ".join(s["run"] for s in steps(job) if s.get("if") == "failure()")
+    for command in ("kubectl -n observability get pods", "kubectl -n observability logs"):
+        assert command in dumps, command
+    assert "--all-containers" in dumps and ".local/verify-observability.log" in dumps
