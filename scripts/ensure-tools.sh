@@ -4,7 +4,8 @@
 # - initdb and pg_ctl (postgresql), redis-server: `sagactl up --embedded` starts its own;
 # - promtool and prometheus (prometheus): the observability tests;
 # - buildah, runc and debootstrap (+ debian-archive-keyring): tests/images/e2e builds the
-#   images on a debootstrap'ed Debian and runs them with runc.
+#   images on a debootstrap'ed Debian and runs them with runc;
+# - shellcheck: actionlint checks the workflows' shell steps with it (silently not without).
 # Installs the missing Debian/Ubuntu packages when it may (root or sudo, with apt-get);
 # otherwise fails with one message naming them. Safe to run again.
 #
@@ -27,6 +28,7 @@ missing_packages() {
   have buildah || packages+=(buildah)
   have runc || packages+=(runc)
   have debootstrap || packages+=(debootstrap)
+  have shellcheck || packages+=(shellcheck)
   # debootstrap checks Debian's release signatures with this keyring (not on Ubuntu by default).
   [ -e /usr/share/keyrings/debian-archive-keyring.gpg ] || packages+=(debian-archive-keyring)
   echo "${packages[*]}"

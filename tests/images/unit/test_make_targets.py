@@ -130,6 +130,14 @@ def test_the_tools_script_names_every_missing_package_when_it_cannot_install(
     )
     assert named is not None, message
     # On the PATH alone none of these is found; postgresql and the keyring live elsewhere.
-    expected = {"postgresql-client", "redis-server", "prometheus", "buildah", "runc", "debootstrap"}
+    expected = {
+        "postgresql-client",
+        "redis-server",
+        "prometheus",
+        "buildah",
+        "runc",
+        "debootstrap",
+        "shellcheck",
+    }
     assert expected <= set(named[1].split()) <= expected | {"postgresql", "debian-archive-keyring"}
     assert f"(sudo apt-get install --no-install-recommends {named[1]})" in message
