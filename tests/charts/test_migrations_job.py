@@ -80,7 +80,7 @@ def test_a_job_retries_a_few_times_then_gives_up(rendered: dict[str, Any]) -> No
     for service in SERVICES:
         spec = rendered["production"].job(service)["spec"]
         assert spec["backoffLimit"] == 2
-        assert spec["activeDeadlineSeconds"] == 600 > 120  # longer than migrate --wait
+        assert spec["activeDeadlineSeconds"] == 300 > 120  # longer than migrate --wait
         assert spec["template"]["spec"]["restartPolicy"] == "Never"
 
 
