@@ -14,6 +14,7 @@ import importlib
 import re
 import shutil
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
 from types import ModuleType
@@ -37,7 +38,11 @@ TEST_VALUES: dict[str, Any] = {
     },
     "postgres": {"auth": {"password": "postgres-password"}},
 }
-WORKLOAD_KINDS = ("Deployment", "StatefulSet", "Pod")
+WORKLOAD_KINDS = ("Deployment", "StatefulSet", "Job", "Pod")
+QUANTITY_UNITS = {
+    **{"": 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12},
+    **{"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40},
+}
 INSTALL_HINT = "Run `uv sync --all-packages`: the chart tests' tools are in the dev group."
 
 
@@ -47,6 +52,19 @@ def require(module: str, package: str) -> ModuleType:
         return importlib.import_module(module)
     except ImportError as exc:
         pytest.fail(f"{package} is not installed ({exc}). {INSTALL_HINT}", pytrace=False)
+
+
+def quantity_bytes(quantity: str) -> int:
+    """A Kubernetes memory quantity ("192Mi", "1G", "268435456") in bytes."""
+    match = re.fullmatch(r"([0-9]+(?:\.[0-9]+)?)([A-Za-z]*)", quantity)
+    assert match and match[2] in QUANTITY_UNITS, f"not a memory quantity: {quantity!r}"
+    return int(Decimal(match[1]) * QUANTITY_UNITS[match[2]])
+
+
+def own_servers(server: str) -> list[str]:
+    """The values files that run the chart's own `postgres` or `redis`, production first."""
+    names = [name for name in VALUES if values_of(name).get(server, {}).get("enabled", True)]
+    return sorted(names, key=lambda name: name != "production")
 
 
 def load_helm() -> ModuleType:
@@ -154,18 +172,29 @@ class Render:
     def deployment(self, service: str) -> dict[str, Any]:
         return self.get("Deployment", f"{RELEASE}-{service}")
 
+    def job(self, service: str) -> dict[str, Any]:
+        """The migration Job of a service (migrations.job.enabled)."""
+        return self.get("Job", f"{RELEASE}-{service}-migrate")
+
     def container(self, service: str) -> dict[str, Any]:
         spec = self.deployment(service)["spec"]["template"]["spec"]
         return next(c for c in spec["containers"] if c["name"] == service)
 
     def env(self, service: str, container: str | None = None) -> dict[str, str]:
+        """The resolved environment of a container of a service's Deployment."""
+        spec = self.deployment(service)["spec"]["template"]["spec"]
+        return self.pod_env(spec, container or service, f"{RELEASE}-{service}-0")
+
+    def job_env(self, service: str, pod_name: str) -> dict[str, str]:
+        """The resolved environment of a service's migration Job, in a pod named pod_name."""
+        return self.pod_env(self.job(service)["spec"]["template"]["spec"], "migrate", pod_name)
+
+    def pod_env(self, spec: dict[str, Any], name: str, pod_name: str) -> dict[str, str]:
         """What the kubelet would put in a container's environment, every reference resolved.
 
         envFrom first, then the env list in order (later wins); valueFrom reads the rendered
         ConfigMaps and Secrets and the pod's fields; $(VAR) expands variables defined before.
         """
-        spec = self.deployment(service)["spec"]["template"]["spec"]
-        name = container or service
         found = next(
             c for c in [*spec.get("initContainers", []), *spec["containers"]] if c["name"] == name
         )
@@ -175,7 +204,7 @@ class Render:
                 env.update(self.get("ConfigMap", source["configMapRef"]["name"])["data"])
             else:
                 env.update(self._secret(source["secretRef"]["name"]))
-        pod_fields = {"metadata.name": f"{RELEASE}-{service}-0", "metadata.namespace": NAMESPACE}
+        pod_fields = {"metadata.name": pod_name, "metadata.namespace": NAMESPACE}
         for var in found.get("env", []):
             if "value" in var:
                 value = re.sub(

@@ -62,9 +62,13 @@ SURROUNDINGS = (
 
 
 def expected_traffic() -> set[tuple[str, str, int, str]]:
+    """Production's paths: the five services, their migration Jobs and the test pod."""
     allowed = set()
     for service in SERVICES:
         allowed |= {
+            (f"{service}-migrate", "postgres", 5432, "TCP"),
+            (f"{service}-migrate", "kube-dns", 53, "UDP"),
+            (f"{service}-migrate", "kube-dns", 53, "TCP"),
             (service, "postgres", 5432, "TCP"),
             (service, "redis", 6379, "TCP"),
             (service, "kube-dns", 53, "UDP"),
@@ -239,3 +243,20 @@ def test_external_servers_are_reached_only_on_their_ports(render_values: Any) ->
         *(f"saga-{service}" for service in SERVICES),
         "saga-test",
     }
+
+
+def test_external_migration_jobs_reach_only_the_database_and_dns(render_values: Any) -> None:
+    values = values_of("external")
+    values["networkPolicy"]["enabled"] = True
+    values["migrations"] = {"job": {"enabled": True}}
+    values["defaults"] = {"migrate": {"enabled": False}}
+    render = render_values(values)
+    egress = render.get("NetworkPolicy", "saga-migrations")["spec"]["egress"]
+    by_port = {rule["ports"][0]["port"]: rule for rule in egress}
+    assert set(by_port) == {53, 5432}
+    assert by_port[5432]["to"] == [{"ipBlock": {"cidr": "10.0.0.0/8"}}]
+    traffic = allowed_traffic(render)
+    for service in SERVICES:
+        reached = {(d, port) for s, d, port, _ in traffic if s == f"{service}-migrate"}
+        assert reached == {("kube-dns", 53)}  # Postgres is outside the cluster (the ipBlock)
+    assert not {t for t in traffic if t[1].endswith("-migrate")}, "nobody calls a migration"

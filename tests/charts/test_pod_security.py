@@ -1,8 +1,8 @@
 """Every pod of every render meets the restricted Pod Security Standard, and more.
 
 https://kubernetes.io/docs/concepts/security/pod-security-standards/#restricted, checked
-on the services, their migration init containers, the `helm test` pod and both
-subcharts; plus what the chart promises on top: a read-only root filesystem with a
+on the services, their migration init containers or Jobs, the `helm test` pod and
+both subcharts; plus what the chart promises on top: a read-only root filesystem with a
 writable /tmp, no service account token, requests and limits everywhere, and probes.
 """
 
@@ -84,6 +84,8 @@ def test_all_pods_are_checked(values_name: str, rendered: dict[str, Any]) -> Non
     expected = {f"Deployment/saga-{name}" for name in SERVICES} | {"Pod/saga-test"}
     if values_name != "external":
         expected |= {"StatefulSet/saga-postgres", "StatefulSet/saga-redis"}
+    if values_name == "production":
+        expected |= {f"Job/saga-{name}-migrate" for name in SERVICES}
     assert where == expected
 
 

@@ -49,3 +49,9 @@ app.kubernetes.io/component: database
 {{- define "postgres.passwordEnv" -}}
 DATABASE_PASSWORD_{{ . | upper | replace "-" "_" }}
 {{- end }}
+
+{{/* A server setting's text: strings as they are, numbers without exponent (Helm reads
+every number as a float: 1000000 would print as 1e+06), booleans as true/false. */}}
+{{- define "postgres.settingValue" -}}
+{{- if kindIs "string" . }}{{ . }}{{ else }}{{ toJson . }}{{ end }}
+{{- end }}

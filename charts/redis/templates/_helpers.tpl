@@ -44,3 +44,23 @@ app.kubernetes.io/component: broker
 {{- define "redis.secretKey" -}}
 {{- if .Values.auth.existingSecret }}{{ .Values.auth.existingSecretKey }}{{ else }}redis-password{{ end }}
 {{- end }}
+
+{{/*
+maxmemory for redis.conf: .Values.maxmemory as given, else maxmemoryPercent of the
+container's memory limit (a Kubernetes quantity: "192Mi", "1G", "268435456") in bytes;
+empty without either (Redis then has no limit).
+*/}}
+{{- define "redis.maxmemory" -}}
+{{- $limit := toString ((.Values.resources.limits | default dict).memory | default "") }}
+{{- if .Values.maxmemory }}
+{{- .Values.maxmemory }}
+{{- else if $limit }}
+{{- $factors := dict "" 1 "k" 1000 "M" 1000000 "G" 1000000000 "T" 1000000000000 "Ki" 1024 "Mi" 1048576 "Gi" 1073741824 "Ti" 1099511627776 }}
+{{- $number := regexFind "^[0-9]+(\\.[0-9]+)?" $limit }}
+{{- $unit := trimPrefix $number $limit }}
+{{- if or (not $number) (not (hasKey $factors $unit)) }}
+{{- fail (printf "redis: cannot read the memory limit %q; set maxmemory explicitly" $limit) }}
+{{- end }}
+{{- mulf $number (get $factors $unit) .Values.maxmemoryPercent 0.01 | floor | int64 }}
+{{- end }}
+{{- end }}

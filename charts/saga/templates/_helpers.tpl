@@ -36,6 +36,13 @@ app.kubernetes.io/component: {{ .component }}
 app.kubernetes.io/part-of: saga
 {{- end }}
 
+{{/* The migration Jobs' pods, all together (migrations.job). */}}
+{{- define "saga.migrationsSelector" -}}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/part-of: saga
+app.kubernetes.io/component: migration
+{{- end }}
+
 {{/* What selects one service's pods: its name and the release. */}}
 {{- define "saga.selectorLabels" -}}
 app.kubernetes.io/name: {{ .name }}
@@ -157,6 +164,7 @@ dict "given" <value> "existing" <Secret data> "key" <key>
 {{- end }}
 {{- end }}
 {{- end }}
+{{- include "saga.validateMigrations" . }}
 {{- $redis := .Values.externalRedis }}
 {{- if .Values.redis.enabled }}
 {{- if or $redis.url $redis.existingSecret }}
@@ -244,4 +252,46 @@ allowPrivilegeEscalation: false
 capabilities:
   drop: [ALL]
 readOnlyRootFilesystem: true
+{{- end }}
+
+{{/* Migrations run either in init containers or in hook Jobs, never both. */}}
+{{- define "saga.validateMigrations" -}}
+{{- $job := .Values.migrations.job }}
+{{- if $job.enabled }}
+{{- if le (int $job.activeDeadlineSeconds) (int $job.waitSeconds) }}
+{{- fail "migrations.job.activeDeadlineSeconds must exceed migrations.job.waitSeconds, or the Job stops while still waiting for Postgres" }}
+{{- end }}
+{{- range $name := keys .Values.services | sortAlpha }}
+{{- $svc := dict }}
+{{- include "saga.component" (dict "root" $ "name" $name "out" $svc) }}
+{{- if and $svc.enabled $svc.migrate.enabled }}
+{{- fail (printf "migrations.job.enabled is true but %s still migrates in an init container: set defaults.migrate.enabled=false (and services.%s.migrate.enabled)" $name $name) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Egress to the services' Postgres on 5432: the chart's own pod, or the addresses in
+networkPolicy.externalDatabase (empty: any address, that port only).
+*/}}
+{{- define "saga.postgresEgress" -}}
+{{- if .Values.postgres.enabled }}
+- to:
+    - podSelector:
+        matchLabels:
+          app.kubernetes.io/name: postgres
+          app.kubernetes.io/instance: {{ .Release.Name }}
+  ports:
+    - protocol: TCP
+      port: 5432
+{{- else }}
+- ports:
+    - protocol: TCP
+      port: 5432
+  {{- with .Values.networkPolicy.externalDatabase }}
+  to:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- end }}
 {{- end }}

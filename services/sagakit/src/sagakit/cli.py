@@ -50,8 +50,10 @@ def service_cli(
         settings = settings_factory()
         configure_logging(settings.service_name, settings.log_level, settings.log_format)
         url = settings.resolved_database_url()
-        asyncio.run(migrations.migrate(script_location, url, revision, wait))
-        typer.echo(f"{settings.service_name}: database at {revision}")
+        if asyncio.run(migrations.migrate(script_location, url, revision, wait)):
+            typer.echo(f"{settings.service_name}: database at {revision}")
+        else:
+            typer.echo(f"{settings.service_name}: database ahead of this version, left as it is")
 
     @cli.command()
     def downgrade(revision: str = typer.Argument(..., help="Target revision, or base.")) -> None:

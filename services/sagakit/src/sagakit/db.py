@@ -26,8 +26,14 @@ def normalize_url(url: str) -> URL:
     return parsed
 
 
-def create_engine(url: str, pool_size: int = 10, pre_ping: bool = False) -> AsyncEngine:
-    """An async engine with a pool of `pool_size` (plus as many overflow) connections.
+def create_engine(
+    url: str, pool_size: int = 10, max_overflow: int = 10, pre_ping: bool = False
+) -> AsyncEngine:
+    """An async engine holding up to `pool_size` + `max_overflow` connections.
+
+    `pool_size` connections stay open once used; `max_overflow` more are opened at peaks
+    and closed when returned. The sum is what one process may hold on the server, the
+    number the chart's connection budget counts.
 
     Without `pre_ping`, a database restart fails the one operation that meets a dead
     connection (SQLAlchemy then drops the whole pool): a message is redelivered, an HTTP
@@ -36,7 +42,7 @@ def create_engine(url: str, pool_size: int = 10, pre_ping: bool = False) -> Asyn
     return create_async_engine(
         normalize_url(url),
         pool_size=pool_size,
-        max_overflow=pool_size,
+        max_overflow=max_overflow,
         pool_pre_ping=pre_ping,
     )
 

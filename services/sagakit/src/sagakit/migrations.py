@@ -10,6 +10,8 @@ from collections.abc import Awaitable, Callable
 
 from alembic import command, context, op
 from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import MetaData, create_engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
@@ -31,15 +33,34 @@ def alembic_config(script_location: str, database_url: str) -> Config:
 
 async def migrate(
     script_location: str, database_url: str, revision: str = "head", wait: float = 0
-) -> None:
+) -> bool:
     """Create the database if needed, then upgrade it to `revision`.
 
     With `wait`, keep retrying for that many seconds while the server does not
-    answer yet (a pod starting next to its database).
+    answer yet (a pod starting next to its database). Returns False, changing
+    nothing, when the database is at a revision this code does not know: a newer
+    version migrated it (an old pod during a rollout, or after `helm rollback`),
+    and expand/contract migrations promise the older code works on that schema.
     """
     await _retry(lambda: ensure_database(database_url), wait)
     config = alembic_config(script_location, database_url)
+    unknown = await asyncio.to_thread(_unknown_revisions, config, database_url)
+    if unknown:
+        log.warning("database at %s, newer than this code: left as it is", ", ".join(unknown))
+        return False
     await asyncio.to_thread(command.upgrade, config, revision)
+    return True
+
+
+def _unknown_revisions(config: Config, database_url: str) -> list[str]:
+    known = {script.revision for script in ScriptDirectory.from_config(config).walk_revisions()}
+    engine = create_engine(normalize_url(database_url), poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_heads()
+    finally:
+        engine.dispose()
+    return sorted(set(current) - known)
 
 
 async def downgrade(script_location: str, database_url: str, revision: str) -> None:

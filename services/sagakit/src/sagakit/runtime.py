@@ -65,7 +65,10 @@ class ServiceRuntime:
         self.spec = spec
         self.settings = settings
         self.engine = db.create_engine(
-            settings.resolved_database_url(), settings.db_pool_size, settings.db_pool_pre_ping
+            settings.resolved_database_url(),
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            pre_ping=settings.db_pool_pre_ping,
         )
         telemetry.instrument_engine(self.engine)
         self.redis = Redis.from_url(settings.redis_url)

@@ -42,7 +42,10 @@ class ServiceSettings(BaseSettings):
     stream_maxlen: int = Field(default=100_000, ge=1000)
     relay_batch_size: int = Field(default=100, ge=1)
     relay_poll_seconds: float = Field(default=1.0, gt=0)
-    db_pool_size: int = Field(default=10, ge=1)
+    db_pool_size: int = Field(default=10, ge=1, description="Connections each process keeps.")
+    db_max_overflow: int = Field(
+        default=10, ge=0, description="Extra connections a process opens at peaks, then closes."
+    )
     db_pool_pre_ping: bool = False
     log_level: str = "INFO"
     log_format: str = Field(default="json", pattern="^(json|text)$")
