@@ -14,6 +14,7 @@ TARGETS = (
     "kind-load",
     "deploy",
     "observability-up",
+    "grafana-login",
     "port-forward",
     "port-forward-stop",
     "e2e-kind",
@@ -57,10 +58,11 @@ def test_make_n_shows_the_build_deploy_and_e2e_commands_with_one_tag() -> None:
     assert "helm test saga -n saga" in commands
 
 
-def test_observability_up_installs_the_three_charts_with_the_shipped_values() -> None:
+def test_observability_up_installs_the_pinned_umbrella_offline() -> None:
+    # tests/charts/test_observability_make.py checks the command against the charts.
     commands = make("-n", "observability-up")
-    for values in ("otel-collector.yaml", "jaeger.yaml", "kube-prometheus-stack.yaml"):
-        assert f"-f observability/k8s/{values}" in commands, values
+    assert "helm upgrade --install observability charts/observability" in commands
+    assert "helm repo" not in commands
 
 
 def test_the_build_script_names_the_five_images_from_prefix_and_tag() -> None:
