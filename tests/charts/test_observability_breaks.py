@@ -147,6 +147,18 @@ BREAKS = [
         saga=at(("otel", "endpoint"), "http://otel-collector.observability:4317"),
     ),
     Break(
+        "the collector exports to itself",
+        "collector -> jaeger",
+        "which stores no traces",
+        stack=at((*CONFIG, "exporters", "otlp/jaeger", "endpoint"), "otel-collector:4317"),
+    ),
+    Break(
+        "the saga sends its spans to Jaeger, past the collector",
+        "services -> collector",
+        "no collector",
+        saga=at(("otel", "endpoint"), "http://jaeger.observability:4318"),
+    ),
+    Break(
         "Jaeger's Service renamed",
         "collector -> jaeger",
         "no Service jaeger",

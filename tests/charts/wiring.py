@@ -81,13 +81,19 @@ def otlp_clients(objs: list[Obj], namespace: str) -> list[tuple[Obj, str, str]]:
 
 
 def services_to_collector(objs: list[Obj], namespace: str) -> list[str]:
-    """The saga's OTLP endpoint is a Service port leading to a collector's OTLP receiver."""
+    """The saga's OTLP endpoint leads to the OTLP receiver of a collector (a pod exporting on)."""
     clients = otlp_clients(objs, namespace)
     if not clients:
         return [f"no ConfigMap in namespace {namespace} sets OTEL_EXPORTER_OTLP_ENDPOINT"]
+    collectors = {pod.owner for pod, *_ in trace_exporters(objs)}
     problems = []
     for config_map, address, transport in clients:
-        _, found = otlp_reached(objs, address, namespace, transport)
+        reached, found = otlp_reached(objs, address, namespace, transport)
+        found += [
+            f"{address} reaches {p.owner}, no collector"
+            for p, _ in reached
+            if p.owner not in collectors
+        ]
         problems += [f"{where(config_map)}: {problem}" for problem in found]
     return problems
 
@@ -112,9 +118,21 @@ def collector_to_jaeger(objs: list[Obj]) -> list[str]:
         return ["no pod's pipeline exports traces over OTLP"]
     problems = []
     for pod, name, address, transport in exporters:
-        _, found = otlp_reached(objs, address, pod.namespace, transport)
+        reached, found = otlp_reached(objs, address, pod.namespace, transport)
+        found += [
+            f"{address} reaches {p.owner}, which stores no traces"
+            for p, _ in reached
+            if not stores_traces(objs, p)
+        ]
         problems += [f"{pod.owner}, exporter {name}: {problem}" for problem in found]
     return problems
+
+
+def stores_traces(objs: list[Obj], pod: Pod) -> bool:
+    """Is this Jaeger v2 (a pipeline exporting to its storage), not another collector?"""
+    config = mounted_config(objs, pod) or {}
+    exporters = pipeline_components(config, "exporters")
+    return any(name.split("/")[0] == "jaeger_storage_exporter" for name in exporters)
 
 
 def selects(prometheus: Obj, obj: Obj, what: str) -> bool:
