@@ -8,15 +8,25 @@ KIND_CLUSTER ?= saga
 NAMESPACE ?= saga
 RELEASE ?= saga
 OBSERVABILITY_NAMESPACE ?= observability
-# What `make port-forward` reaches: the services' port (name or number) and the UIs.
-SERVICE_PORT ?= http
-JAEGER_SERVICE ?= svc/jaeger-query
-JAEGER_PORT ?= 16686
-GRAFANA_SERVICE ?= svc/kube-prometheus-stack-grafana
-GRAFANA_PORT ?= 80
+# The saga's ServiceMonitor and PrometheusRule (values/observed.yaml): 1 on, 0 off, empty:
+# on when the cluster has the Prometheus Operator's CRDs (`make observability-up`).
+OBSERVED ?=
+MONITORING_CRDS := servicemonitors.monitoring.coreos.com prometheusrules.monitoring.coreos.com
+# Labels that find each Service whatever the releases are called (tests/charts checks them
+# against the rendered charts), and the Service port to forward.
+SAGA_SELECTOR := app.kubernetes.io/part-of=saga,app.kubernetes.io/component=service
+SAGA_PORT := http
+JAEGER_SELECTOR := app.kubernetes.io/name=jaeger,app.kubernetes.io/component=all-in-one
+JAEGER_PORT := http-query
+GRAFANA_SELECTOR := app.kubernetes.io/name=grafana
+GRAFANA_PORT := http-web
+PROMETHEUS_SELECTOR := app=kube-prometheus-stack-prometheus
+PROMETHEUS_PORT := http-web
+GRAFANA_SECRET_SELECTOR := app.kubernetes.io/name=grafana,app.kubernetes.io/component=admin-secret
 export IMAGE_PREFIX IMAGE_TAG BASE_IMAGE
 
 SAGA_PORTS := booking:8001 manager:8002 billing:8003 payment:8004 invoice:8005
+UI_PORTS := jaeger:16686 grafana:3000 prometheus:9090
 SAGA_URLS := SAGA_BOOKING_URL=http://127.0.0.1:8001 SAGA_MANAGER_URL=http://127.0.0.1:8002 \
 	SAGA_BILLING_URL=http://127.0.0.1:8003 SAGA_PAYMENT_URL=http://127.0.0.1:8004 \
 	SAGA_INVOICE_URL=http://127.0.0.1:8005
@@ -26,7 +36,7 @@ STOP_FORWARDS := for pidfile in $(FORWARDS)/*.pid; do \
 	[ -e "$$pidfile" ] || continue; kill "$$(cat "$$pidfile")" 2>/dev/null || true; rm -f "$$pidfile"; \
 	done
 
-.PHONY: images kind-up kind-load deploy observability-up port-forward port-forward-stop e2e-kind kind-down
+.PHONY: images kind-up kind-load deploy observability-up grafana-login port-forward port-forward-stop e2e-kind kind-down
 
 images: ## Build the base and the five service images (docker, podman or buildah; IMAGE_TAG=0.1.0)
 	scripts/build-images.sh build
@@ -37,47 +47,59 @@ kind-up: ## Create the local kind cluster (k8s/kind.yaml, node image pinned by d
 kind-load: ## Load the five service images into the kind cluster
 	scripts/build-images.sh kind-load $(KIND_CLUSTER)
 
-deploy: ## Install or upgrade the saga chart in namespace saga (kind values) and wait until ready
+# 1 when monitoring goes on (OBSERVED=1, or OBSERVED unset and both CRDs in the cluster);
+# expanded only by `make deploy`, so no other target asks the cluster.
+observed = $(if $(OBSERVED),$(filter 1,$(OBSERVED)),$(if $(filter-out \
+	$(shell kubectl api-resources --api-group=monitoring.coreos.com -o name --request-timeout=10s 2>/dev/null),\
+	$(MONITORING_CRDS)),,1))
+SAGA_VALUES = $(if $(observed),-f charts/saga/values/observed.yaml )-f charts/saga/values/kind.yaml
+
+deploy: ## Install or upgrade the saga (kind values; monitoring on if the cluster has Prometheus' CRDs, or OBSERVED=1/0)
 	helm dependency build charts/saga
 	helm upgrade --install $(RELEASE) charts/saga -n $(NAMESPACE) --create-namespace \
-		-f charts/saga/values/kind.yaml --set global.image.tag=$(IMAGE_TAG) --wait --timeout 10m
+		$(SAGA_VALUES) --set global.image.tag=$(IMAGE_TAG) --wait --timeout 10m
 
-observability-up: ## Install the OpenTelemetry Collector, Jaeger and kube-prometheus-stack (observability/k8s/)
-	helm repo add open-telemetry https://open-telemetry.github.io/opentelemetry-helm-charts --force-update
-	helm repo add jaegertracing https://jaegertracing.github.io/helm-charts --force-update
-	helm repo add prometheus-community https://prometheus-community.github.io/helm-charts --force-update
-	helm repo update open-telemetry jaegertracing prometheus-community
-	helm upgrade --install kube-prometheus-stack prometheus-community/kube-prometheus-stack \
-		-n $(OBSERVABILITY_NAMESPACE) --create-namespace \
-		-f observability/k8s/kube-prometheus-stack.yaml --wait --timeout 10m
-	helm upgrade --install jaeger jaegertracing/jaeger -n $(OBSERVABILITY_NAMESPACE) \
-		-f observability/k8s/jaeger.yaml --wait --timeout 10m
-	helm upgrade --install otel-collector open-telemetry/opentelemetry-collector \
-		-n $(OBSERVABILITY_NAMESPACE) -f observability/k8s/otel-collector.yaml --wait --timeout 10m
+# The release name is fixed: values/observed.yaml labels the saga's monitors with it.
+observability-up: ## Install the pinned OpenTelemetry Collector, Jaeger, Prometheus and Grafana (charts/observability, offline)
+	helm upgrade --install observability charts/observability -n $(OBSERVABILITY_NAMESPACE) \
+		--create-namespace --wait --timeout 10m
 
-port-forward: ## Forward the services to localhost:8001-8005, Jaeger to :16686, Grafana to :3000 (background)
+grafana-login: ## Print Grafana's admin user and password (random, in a Secret of charts/observability)
+	@secret=$$(kubectl -n $(OBSERVABILITY_NAMESPACE) get secret -l '$(GRAFANA_SECRET_SELECTOR)' -o name | head -n 1); \
+	if [ -z "$$secret" ]; then \
+		echo "No Grafana admin Secret in namespace $(OBSERVABILITY_NAMESPACE) (make observability-up)" >&2; exit 1; \
+	fi; \
+	echo "Grafana http://127.0.0.1:3000 (make port-forward)"; \
+	echo "user:     $$(kubectl -n $(OBSERVABILITY_NAMESPACE) get "$$secret" -o jsonpath='{.data.admin-user}' | base64 -d)"; \
+	echo "password: $$(kubectl -n $(OBSERVABILITY_NAMESPACE) get "$$secret" -o jsonpath='{.data.admin-password}' | base64 -d)"
+
+port-forward: port-forward-stop ## Forward the services to :8001-8005, Jaeger to :16686, Grafana to :3000, Prometheus to :9090
 	@mkdir -p $(FORWARDS)
 	@forward() { \
-		nohup kubectl -n "$$1" port-forward "$$2" "$$3" >"$(FORWARDS)/$$4.log" 2>&1 & \
+		svc=$$(kubectl -n "$$1" get svc -l "$$2" -o name | head -n 1); \
+		if [ -z "$$svc" ]; then echo "$$4: no Service labelled $$2 in namespace $$1"; return; fi; \
+		nohup kubectl -n "$$1" port-forward "$$svc" "$$3" >"$(FORWARDS)/$$4.log" 2>&1 & \
 		echo $$! >"$(FORWARDS)/$$4.pid"; \
 	}; \
 	for pair in $(SAGA_PORTS); do \
 		name=$${pair%%:*}; port=$${pair##*:}; \
-		forward $(NAMESPACE) svc/$(RELEASE)-$$name $$port:$(SERVICE_PORT) $$name; \
+		forward $(NAMESPACE) "$(SAGA_SELECTOR),app.kubernetes.io/name=$$name" $$port:$(SAGA_PORT) $$name; \
 	done; \
-	if kubectl -n $(OBSERVABILITY_NAMESPACE) get $(JAEGER_SERVICE) >/dev/null 2>&1; then \
-		forward $(OBSERVABILITY_NAMESPACE) $(JAEGER_SERVICE) 16686:$(JAEGER_PORT) jaeger; \
-	else echo "jaeger: not installed (make observability-up)"; fi; \
-	if kubectl -n $(OBSERVABILITY_NAMESPACE) get $(GRAFANA_SERVICE) >/dev/null 2>&1; then \
-		forward $(OBSERVABILITY_NAMESPACE) $(GRAFANA_SERVICE) 3000:$(GRAFANA_PORT) grafana; \
-	else echo "grafana: not installed (make observability-up)"; fi
-	@for pair in $(SAGA_PORTS); do \
-		port=$${pair##*:}; \
+	forward $(OBSERVABILITY_NAMESPACE) "$(JAEGER_SELECTOR)" 16686:$(JAEGER_PORT) jaeger; \
+	forward $(OBSERVABILITY_NAMESPACE) "$(GRAFANA_SELECTOR)" 3000:$(GRAFANA_PORT) grafana; \
+	forward $(OBSERVABILITY_NAMESPACE) "$(PROMETHEUS_SELECTOR)" 9090:$(PROMETHEUS_PORT) prometheus
+	@for pair in $(SAGA_PORTS) $(UI_PORTS); do \
+		name=$${pair%%:*}; port=$${pair##*:}; \
+		if [ ! -e $(FORWARDS)/$$name.pid ]; then \
+			case " $(UI_PORTS) " in *" $$pair "*) continue;; esac; \
+			echo "$$name: not deployed (make deploy)" >&2; exit 1; \
+		fi; \
 		for _ in $$(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/$$port) 2>/dev/null && break; sleep 0.1; done; \
 		(exec 3<>/dev/tcp/127.0.0.1/$$port) 2>/dev/null \
-			|| { echo "$${pair%%:*}: port-forward failed, see $(FORWARDS)/$${pair%%:*}.log" >&2; exit 1; }; \
+			|| { echo "$$name: port-forward failed, see $(FORWARDS)/$$name.log" >&2; exit 1; }; \
 	done
-	@echo "Forwarding: http://127.0.0.1:8001/docs ... :8005/docs, Jaeger http://127.0.0.1:16686, Grafana http://127.0.0.1:3000"
+	@echo "Forwarding: http://127.0.0.1:8001/docs ... :8005/docs, Jaeger http://127.0.0.1:16686,"
+	@echo "Grafana http://127.0.0.1:3000 (make grafana-login), Prometheus http://127.0.0.1:9090"
 	@echo "Stop with: make port-forward-stop"
 
 port-forward-stop: ## Stop the port-forwards that `make port-forward` started

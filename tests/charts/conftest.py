@@ -1,7 +1,10 @@
-"""Fixtures of the chart tests: the Helm SDK, the built chart and its renders.
+"""Fixtures of the chart tests: the Helm SDK, the built charts and their renders.
 
-The helpers live in chartkit.py, registered here as the module `chartkit` (the tests
-import it by that name: with --import-mode=importlib, test folders are not on sys.path).
+The helpers live in chartkit.py (the saga chart), netpol.py (NetworkPolicy evaluation),
+umbrellakit.py (the observability umbrella), clusterkit.py (both renders as one cluster)
+and wiring.py, grafanawiring.py, netpaths.py (the checks that the two fit together),
+registered here as modules of those names (the tests import them by name: with
+--import-mode=importlib, test folders are not on sys.path).
 """
 
 from __future__ import annotations
@@ -16,17 +19,22 @@ from typing import Any
 import pytest
 
 
-def _register_chartkit() -> ModuleType:
-    if "chartkit" not in sys.modules:
-        path = Path(__file__).with_name("chartkit.py")
-        spec = importlib.util.spec_from_file_location("chartkit", path)
+def _register(name: str) -> ModuleType:
+    if name not in sys.modules:
+        path = Path(__file__).with_name(f"{name}.py")
+        spec = importlib.util.spec_from_file_location(name, path)
         assert spec is not None and spec.loader is not None
-        sys.modules["chartkit"] = module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
-    return sys.modules["chartkit"]
+    return sys.modules[name]
 
 
-ck = _register_chartkit()
+ck = _register("chartkit")
+_register("netpol")
+clk = _register("clusterkit")
+for _name in ("wiring", "grafanawiring", "netpaths"):
+    _register(_name)
+uk = _register("umbrellakit")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -66,3 +74,33 @@ def render_values(helm: ModuleType, chart_dir: Path) -> Callable[..., Any]:
 def rendered(render_values: Callable[..., Any]) -> dict[str, Any]:
     """The render of every values file, by name."""
     return {name: render_values(ck.values_of(name)) for name in ck.VALUES}
+
+
+@pytest.fixture(scope="session")
+def stack(helm: ModuleType) -> Any:
+    """The observability umbrella as `make observability-up` installs it (chartkit.Render)."""
+    return uk.render_umbrella(helm)
+
+
+@pytest.fixture(scope="session")
+def observed(render_values: Callable[..., Any]) -> Any:
+    """The saga as `make deploy` installs it next to the umbrella: kind + observed values."""
+    return render_values(uk.observed_values())
+
+
+@pytest.fixture(scope="session")
+def cluster_objects(stack: Any, observed: Any) -> list[dict[str, Any]]:
+    """Both releases' objects, each with its namespace, as one cluster would hold them."""
+    return clk.placed(observed.objects, ck.NAMESPACE) + clk.placed(stack.objects, uk.NAMESPACE)
+
+
+@pytest.fixture(scope="session")
+def guarded(render_values: Callable[..., Any]) -> Any:
+    """The `observed` saga with its own NetworkPolicies on (kind.yaml leaves them off)."""
+    return render_values(ck.deep_merge(uk.observed_values(), uk.POLICIES))
+
+
+@pytest.fixture(scope="session")
+def guarded_objects(stack: Any, guarded: Any) -> list[dict[str, Any]]:
+    """Like cluster_objects, with the saga's NetworkPolicies."""
+    return clk.placed(guarded.objects, ck.NAMESPACE) + clk.placed(stack.objects, uk.NAMESPACE)

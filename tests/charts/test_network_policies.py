@@ -10,29 +10,10 @@ saga's expected set.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from chartkit import NAMESPACE, SERVICES, values_of
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """A workload as the network sees it: where it runs, its labels, what it listens on."""
-
-    name: str
-    namespace: str
-    labels: tuple[tuple[str, str], ...]
-    ports: tuple[tuple[int, str, str], ...]  # (number, protocol, name)
-
-    @property
-    def label_map(self) -> dict[str, str]:
-        return dict(self.labels)
-
-
-def endpoint(name: str, namespace: str, labels: dict[str, str], *ports: Any) -> Endpoint:
-    return Endpoint(name, namespace, tuple(sorted(labels.items())), tuple(ports))
-
+from netpol import Endpoint, endpoint, policy_types, reachable, selector_matches
 
 SURROUNDINGS = (
     endpoint(
@@ -96,84 +77,6 @@ def release_endpoints(render: Any) -> list[Endpoint]:
     return found
 
 
-def selector_matches(selector: dict[str, Any], labels: dict[str, str]) -> bool:
-    if not all(labels.get(k) == v for k, v in selector.get("matchLabels", {}).items()):
-        return False
-    for expression in selector.get("matchExpressions", []):
-        key, operator, values = expression["key"], expression["operator"], expression.get("values")
-        present = key in labels
-        passed = {
-            "In": present and labels.get(key) in (values or []),
-            "NotIn": not present or labels.get(key) not in (values or []),
-            "Exists": present,
-            "DoesNotExist": not present,
-        }[operator]
-        if not passed:
-            return False
-    return True
-
-
-def peer_matches(peer: dict[str, Any], policy_namespace: str, other: Endpoint) -> bool:
-    if "ipBlock" in peer:
-        return False  # addresses outside the cluster's pods
-    namespace_selector = peer.get("namespaceSelector")
-    if namespace_selector is None:
-        in_namespace = other.namespace == policy_namespace
-    else:
-        namespace_labels = {"kubernetes.io/metadata.name": other.namespace}
-        in_namespace = selector_matches(namespace_selector, namespace_labels)
-    pod_selector = peer.get("podSelector")
-    return in_namespace and (
-        pod_selector is None or selector_matches(pod_selector, other.label_map)
-    )
-
-
-def port_matches(rule_ports: list[dict[str, Any]] | None, port: tuple[int, str, str]) -> bool:
-    if not rule_ports:
-        return True
-    number, protocol, name = port
-    for rule in rule_ports:
-        if rule.get("protocol", "TCP") != protocol:
-            continue
-        wanted = rule.get("port")
-        if wanted is None or wanted in (number, name):
-            return True
-        if isinstance(wanted, int) and wanted <= number <= rule.get("endPort", wanted):
-            return True
-    return False
-
-
-def policy_types(spec: dict[str, Any]) -> list[str]:
-    return spec.get("policyTypes") or ["Ingress", *(["Egress"] if "egress" in spec else [])]
-
-
-def allows(
-    policies: list[dict[str, Any]],
-    direction: str,
-    subject: Endpoint,
-    other: Endpoint,
-    port: tuple[int, str, str],
-) -> bool:
-    """Does `subject` let traffic to (Ingress) or from (Egress) `other` through on `port`?"""
-    selecting = [
-        policy
-        for policy in policies
-        if subject.namespace == NAMESPACE
-        and selector_matches(policy["spec"]["podSelector"], subject.label_map)
-        and direction in policy_types(policy["spec"])
-    ]
-    if not selecting:
-        return True
-    peers_key = "from" if direction == "Ingress" else "to"
-    for policy in selecting:
-        for rule in policy["spec"].get(direction.lower(), []):
-            peers = rule.get(peers_key)
-            reaches = peers is None or any(peer_matches(p, NAMESPACE, other) for p in peers)
-            if reaches and port_matches(rule.get("ports"), port):
-                return True
-    return False
-
-
 def allowed_traffic(render: Any) -> set[tuple[str, str, int, str]]:
     policies = render.of_kind("NetworkPolicy")
     ours = release_endpoints(render)
@@ -184,9 +87,7 @@ def allowed_traffic(render: Any) -> set[tuple[str, str, int, str]]:
             if source not in ours and destination not in ours:
                 continue  # between the surroundings: not our policies' business
             for port in destination.ports:
-                if allows(policies, "Egress", source, destination, port) and allows(
-                    policies, "Ingress", destination, source, port
-                ):
+                if reachable(policies, source, destination, port, NAMESPACE):
                     allowed.add((source.name, destination.name, port[0], port[1]))
     return allowed
 

@@ -15,6 +15,7 @@ TARGETS = (
     "kind-load",
     "deploy",
     "observability-up",
+    "grafana-login",
     "port-forward",
     "port-forward-stop",
     "e2e-kind",
@@ -72,10 +73,11 @@ def test_verify_observability_runs_the_demo_then_the_verifier_on_its_ids() -> No
     assert "tee .local/verify-observability.log" in commands and "exit $status" in commands
 
 
-def test_observability_up_installs_the_three_charts_with_the_shipped_values() -> None:
+def test_observability_up_installs_the_pinned_umbrella_offline() -> None:
+    # tests/charts/test_observability_make.py checks the command against the charts.
     commands = make("-n", "observability-up")
-    for values in ("otel-collector.yaml", "jaeger.yaml", "kube-prometheus-stack.yaml"):
-        assert f"-f observability/k8s/{values}" in commands, values
+    assert "helm upgrade --install observability charts/observability" in commands
+    assert "helm repo" not in commands
 
 
 def test_the_build_script_names_the_five_images_from_prefix_and_tag() -> None:
