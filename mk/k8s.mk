@@ -119,7 +119,7 @@ VERIFY_LOG ?= .local/verify-observability.log
 VERIFY_TIMEOUT ?= 300
 # Grafana's admin password: kube-prometheus-stack generates it into its Grafana Secret.
 GRAFANA_SECRET_PASSWORD := kubectl -n $(OBSERVABILITY_NAMESPACE) get secret \
-	-l app.kubernetes.io/name=grafana -o jsonpath='{.items[0].data.admin-password}' | base64 -d
+	-l '$(GRAFANA_SECRET_SELECTOR)' -o jsonpath='{.items[0].data.admin-password}' | base64 -d
 
 .PHONY: verify-observability
 verify-observability: install port-forward ## Run the demo, then check its saga shows in Jaeger, Prometheus and Grafana (docs/verify-observability.md)

@@ -67,7 +67,10 @@ def test_verify_observability_runs_the_demo_then_the_verifier_on_its_ids() -> No
     verify = commands.index("sagactl verify-observability --ids-file .local/demo-bookings.json")
     assert "SAGA_BOOKING_URL=http://127.0.0.1:8001" in commands[:demo] and demo < verify
     # Grafana's random admin password, from its Secret, reaches the verifier in the env.
-    assert "get secret -l app.kubernetes.io/name=grafana" in commands
+    assert (
+        "get secret -l 'app.kubernetes.io/name=grafana,app.kubernetes.io/component=admin-secret'"
+        in commands
+    )
     assert "{.items[0].data.admin-password}" in commands
     assert 'GRAFANA_PASSWORD="$password"' in commands
     assert "tee .local/verify-observability.log" in commands and "exit $status" in commands
