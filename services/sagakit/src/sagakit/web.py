@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DBAPIError
@@ -106,6 +106,17 @@ WaitSeconds = Annotated[
 ]
 
 
+async def require_schema(runtime: RuntimeDep) -> None:
+    """Every API route: 503 while the database schema is behind the code (being migrated)."""
+    if not runtime.schema.open:
+        raise HTTPException(
+            status_code=503,
+            detail=f"the database schema is being migrated ({runtime.schema.describe()}); "
+            "retry shortly",
+            headers={"Retry-After": str(max(1, round(runtime.settings.schema_check_seconds)))},
+        )
+
+
 async def unit_of_work(runtime: RuntimeDep) -> AbstractUnitOfWork:
     """A fresh unit of work for one request (services annotate it with their own type)."""
     return runtime.new_uow()
@@ -129,9 +140,12 @@ async def healthz() -> Health:
 
 @health_router.get("/readyz", response_model=Health, responses={503: {"model": Health}})
 async def readyz(runtime: RuntimeDep) -> Any:
-    """The service's database and Redis answer."""
+    """The service's database and Redis answer (the schema's state is reported too)."""
     checks = await runtime.check()
-    ready = all(value == "ok" for value in checks.values())
+    # The schema is reported but never makes the pod unready: with migrations in a Helm
+    # post-install hook, `helm install --wait` waits for Ready pods before it runs the
+    # hook, so a pod unready until migrated would wait forever. The API answers 503 instead.
+    ready = all(value == "ok" for key, value in checks.items() if key != "schema")
     body = Health(status="ok" if ready else "unavailable", checks=checks)
     return body if ready else JSONResponse(body.model_dump(), status_code=503)
 
@@ -175,7 +189,9 @@ def create_service_app(
 
     telemetry.configure(service_name)
     app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
-    for router in (*routers, health_router, metrics_router, _asyncapi_router(title, version)):
+    for router in routers:
+        app.include_router(router, dependencies=[Depends(require_schema)])
+    for router in (health_router, metrics_router, _asyncapi_router(title, version)):
         app.include_router(router)
     app.add_middleware(HttpMetrics, service=service_name)
     telemetry.instrument_app(app)
@@ -183,6 +199,13 @@ def create_service_app(
     app.add_exception_handler(Conflict, _status_handler(409))
     app.add_exception_handler(DBAPIError, _database_unavailable)
     return app
+
+
+def begin_shutdown(app: FastAPI) -> None:
+    """Shutdown began (SIGTERM): waiting long polls answer now, before the server drains."""
+    runtime: ServiceRuntime | None = getattr(app.state, "runtime", None)
+    if runtime is not None:
+        runtime.begin_shutdown()
 
 
 async def _database_unavailable(_: Request, exc: Exception) -> JSONResponse:
