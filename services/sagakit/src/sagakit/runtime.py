@@ -96,10 +96,11 @@ class ServiceRuntime:
 
         Raises `NotReachable` when Redis does not answer within `redis_wait_seconds`.
         """
-        await self._retry_redis(self.bus.connect, self.settings.redis_wait_seconds)
+        wait, began = self.settings.redis_wait_seconds, time.monotonic()
+        await self._retry_redis(self.bus.connect, wait)
         await self.schema.check()
-        if self.schema.open:
-            await self._start_consuming(self.settings.redis_wait_seconds)
+        if self.schema.open:  # the broker's start shares the one wait for Redis
+            await self._start_consuming(max(0.0, wait - (time.monotonic() - began)))
         else:
             self._gate_task = asyncio.create_task(self._open_later(), name="schema-gate")
         self._sampler_task = asyncio.create_task(
