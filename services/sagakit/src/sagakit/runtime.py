@@ -78,6 +78,7 @@ class ServiceRuntime:
         self._sampler_task: asyncio.Task[None] | None = None
         self._gate_task: asyncio.Task[None] | None = None
         self._shutdown_began: float | None = None
+        self._consuming = False
         self._stopped = False
 
     def new_uow(self) -> AbstractUnitOfWork:
@@ -123,6 +124,7 @@ class ServiceRuntime:
 
     async def _start_consuming(self, wait: float) -> None:
         await self._retry_redis(self._start_broker, wait)
+        self._consuming = True
         self.relay.start()
 
     async def _start_broker(self) -> None:
@@ -154,10 +156,11 @@ class ServiceRuntime:
         self.begin_shutdown()
         await _cancel(self._gate_task)
         await _cancel(self._sampler_task)
-        with _phase("event consumers stopped"):
-            handed = await self.bus.stop_consuming()
-            if handed:
-                log.info("shutdown: %d messages read but not started went back", handed)
+        if self._consuming:
+            with _phase("event consumers stopped"):
+                handed = await self.bus.stop_consuming()
+                if handed:
+                    log.info("shutdown: %d messages read but not started went back", handed)
         with _phase("outbox drained"):
             published = await self.relay.close(self.settings.shutdown_relay_seconds)
             if published:

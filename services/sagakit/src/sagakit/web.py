@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from decimal import Decimal
@@ -19,8 +20,10 @@ from sagakit.events import CENT
 from sagakit.observability import HttpMetrics, metrics_router
 from sagakit.runtime import ServiceRuntime
 from sagakit.uow import AbstractUnitOfWork
+from sagakit.waiting import NotReachable
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 CUSTOMER_ID_RULES: dict[str, Any] = {
     "min_length": 1,
@@ -181,7 +184,12 @@ def create_service_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = runtime_factory()
         app.state.runtime = runtime
-        await runtime.start()
+        try:
+            await runtime.start()
+        except NotReachable as exc:
+            log.error("%s: giving up", exc)  # one clear line before the traceback
+            await runtime.stop()
+            raise
         try:
             yield
         finally:
