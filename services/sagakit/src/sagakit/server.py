@@ -17,8 +17,8 @@ import uvicorn
 from fastapi import FastAPI
 from uvicorn.importer import import_from_string
 
+from sagakit.runtime import ServiceRuntime
 from sagakit.settings import ServiceSettings
-from sagakit.web import begin_shutdown
 
 
 class GracefulServer(uvicorn.Server):
@@ -32,6 +32,13 @@ class GracefulServer(uvicorn.Server):
         """Tell the app, then stop as uvicorn does (runs on the loop right after the signal)."""
         self._on_shutdown()
         await super().shutdown(sockets)
+
+
+def begin_shutdown(app: FastAPI) -> None:
+    """Shutdown began: the app's waiting long polls answer now, before the server drains."""
+    runtime: ServiceRuntime | None = getattr(app.state, "runtime", None)
+    if runtime is not None:  # None: the lifespan never ran
+        runtime.begin_shutdown()
 
 
 def serve(app_factory_path: str, settings: ServiceSettings) -> None:

@@ -19,6 +19,7 @@ from sagakit.errors import Conflict, NotFound
 from sagakit.events import CENT
 from sagakit.observability import HttpMetrics, metrics_router
 from sagakit.runtime import ServiceRuntime
+from sagakit.schema import SchemaState
 from sagakit.uow import AbstractUnitOfWork
 from sagakit.waiting import NotReachable
 
@@ -111,11 +112,12 @@ WaitSeconds = Annotated[
 
 async def require_schema(runtime: RuntimeDep) -> None:
     """Every API route: 503 while the database schema is behind the code (being migrated)."""
-    if not runtime.schema.open:
+    schema = runtime.schema
+    if not schema.open:
+        why = "being migrated" if schema.state is SchemaState.BEHIND else "not readable yet"
         raise HTTPException(
             status_code=503,
-            detail=f"the database schema is being migrated ({runtime.schema.describe()}); "
-            "retry shortly",
+            detail=f"the database schema is {why} ({schema.describe()}); retry shortly",
             headers={"Retry-After": str(max(1, round(runtime.settings.schema_check_seconds)))},
         )
 
@@ -207,13 +209,6 @@ def create_service_app(
     app.add_exception_handler(Conflict, _status_handler(409))
     app.add_exception_handler(DBAPIError, _database_unavailable)
     return app
-
-
-def begin_shutdown(app: FastAPI) -> None:
-    """Shutdown began (SIGTERM): waiting long polls answer now, before the server drains."""
-    runtime: ServiceRuntime | None = getattr(app.state, "runtime", None)
-    if runtime is not None:
-        runtime.begin_shutdown()
 
 
 async def _database_unavailable(_: Request, exc: Exception) -> JSONResponse:
