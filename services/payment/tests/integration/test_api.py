@@ -183,6 +183,7 @@ async def test_openapi_documents_that_credit_is_set_not_added(client) -> None:
     body = openapi["components"]["schemas"]["CreditUpdate"]
     assert "set, not added" in body["properties"]["amount"]["description"]
     assert "409" in openapi["paths"]["/payments"]["post"]["responses"]
+    assert "503" in openapi["paths"]["/payments/{booking_id}"]["get"]["responses"]
 
 
 async def test_a_long_poll_answers_once_the_bill_arrives(

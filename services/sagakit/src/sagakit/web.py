@@ -110,6 +110,14 @@ WaitSeconds = Annotated[
 ]
 
 
+UNAVAILABLE: dict[int | str, dict[str, Any]] = {
+    503: {
+        "description": "The database is not usable yet: its schema is being migrated, or the "
+        "connection was lost. Retry after `Retry-After` seconds."
+    }
+}
+
+
 async def require_schema(runtime: RuntimeDep) -> None:
     """Every API route: 503 while the database schema is behind the code (being migrated)."""
     schema = runtime.schema
@@ -200,7 +208,7 @@ def create_service_app(
     telemetry.configure(service_name)
     app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
     for router in routers:
-        app.include_router(router, dependencies=[Depends(require_schema)])
+        app.include_router(router, dependencies=[Depends(require_schema)], responses=UNAVAILABLE)
     for router in (health_router, metrics_router, _asyncapi_router(title, version)):
         app.include_router(router)
     app.add_middleware(HttpMetrics, service=service_name)
