@@ -76,7 +76,7 @@ async def test_sigterm_mid_sagas_and_long_polls_loses_nothing_and_duplicates_not
     streams: Any, victim: str
 ) -> None:
     client = PatientClient(streams)
-    credits = await _book(streams, rich=8, poor=2)
+    credits = await _book(streams, rich=14, poor=3)
     for booking_id in credits:
         await streams.billed(booking_id)
     held = list(credits)[:3]  # paid only after the restart; long-polled until then
@@ -85,8 +85,11 @@ async def test_sigterm_mid_sagas_and_long_polls_loses_nothing_and_duplicates_not
         for booking_id in (held if victim in ("payment", "booking") else [])
     ]
     late = await _book(streams, rich=3, poor=1)  # their first steps are in flight
-    payer = asyncio.create_task(_pay_slowly(client, [b for b in credits if b not in held]))
-    await asyncio.sleep(0.3)  # the polls wait, the first payments flow
+    first_paid = asyncio.Event()
+    payer = asyncio.create_task(
+        _pay_all_at_once(client, [b for b in credits if b not in held], first_paid)
+    )
+    await first_paid.wait()  # the polls wait, the burst of payments flows
 
     await streams.stack.kill(victim, signal.SIGTERM)  # returns once the process exited
     assert all(poll.done() for poll in polls)  # answered before the process exited
@@ -163,10 +166,14 @@ async def _poll(client: PatientClient, victim: str, booking_id: str) -> tuple[in
     return response.status_code, response.json()["status"]
 
 
-async def _pay_slowly(client: PatientClient, bookings: list[str]) -> None:
-    for booking_id in bookings:
+async def _pay_all_at_once(
+    client: PatientClient, bookings: list[str], first: asyncio.Event
+) -> None:
+    async def pay(booking_id: str) -> None:
         await client.pay(booking_id)
-        await asyncio.sleep(0.1)
+        first.set()
+
+    await asyncio.gather(*(pay(booking_id) for booking_id in bookings))
 
 
 async def _every_saga_ended_as_it_should(live: Any, booked: dict[str, tuple[str, Decimal]]) -> None:
