@@ -20,6 +20,8 @@ from typing import Any
 from sqlalchemy import Table, delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from sagakit.waiting import cancel
+
 log = logging.getLogger(__name__)
 
 
@@ -78,9 +80,7 @@ class OutboxRelay:
             log.warning("outbox not drained within %gs; the next start publishes the rest", timeout)
         except Exception as exc:
             log.warning("last outbox drain failed (%r); the next start publishes the rest", exc)
-        while not self._task.done():  # a driver may absorb a cancellation mid-call
-            self._task.cancel()
-            await asyncio.wait({self._task}, timeout=1.0)
+        await cancel(self._task)
         return published
 
     def wake(self) -> None:

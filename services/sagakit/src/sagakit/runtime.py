@@ -34,7 +34,7 @@ from sagakit.settings import ServiceSettings, Transport
 from sagakit.spec import ServiceSpec
 from sagakit.transport import EventBus
 from sagakit.uow import AbstractUnitOfWork
-from sagakit.waiting import retry
+from sagakit.waiting import cancel, retry
 
 log = logging.getLogger(__name__)
 
@@ -154,8 +154,8 @@ class ServiceRuntime:
             elapsed = time.perf_counter() - self._shutdown_began
             log.info("shutdown: HTTP requests drained in %.3fs", elapsed)
         self.begin_shutdown()
-        await _cancel(self._gate_task)
-        await _cancel(self._sampler_task)
+        await cancel(self._gate_task)
+        await cancel(self._sampler_task)
         if self._consuming:
             with _phase("event consumers stopped"):
                 handed = await self.bus.stop_consuming()
@@ -216,10 +216,3 @@ def _phase(name: str) -> Iterator[None]:
         log.warning("shutdown: %s with an error: %r", name, exc)
         return
     log.info("shutdown: %s in %.3fs", name, time.perf_counter() - started)
-
-
-async def _cancel(task: asyncio.Task[None] | None) -> None:
-    # A cancellation can be absorbed by a driver mid-call; ask again until the task ends.
-    while task is not None and not task.done():
-        task.cancel()
-        await asyncio.wait({task}, timeout=1.0)

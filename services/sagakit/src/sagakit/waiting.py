@@ -1,4 +1,5 @@
-"""Waiting for a server at start: retry while it does not answer, then fail saying so.
+"""Waiting: for a server at start (retry while it does not answer, then fail saying so),
+and for a background task to end once cancelled.
 
 A pod often starts next to its Postgres or Redis, before they accept connections.
 `migrate --wait` and the service's start retry for a configured number of seconds
@@ -57,3 +58,11 @@ def reason(exc: BaseException) -> str:
     inner = getattr(exc, "orig", None) or exc
     text = str(inner).strip().splitlines()
     return text[0] if text else inner.__class__.__name__
+
+
+async def cancel(task: asyncio.Task[None] | None) -> None:
+    """Cancel a task and wait until it has ended."""
+    # A cancellation can be absorbed by a driver mid-call; ask again until the task ends.
+    while task is not None and not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=1.0)
