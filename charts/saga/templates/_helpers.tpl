@@ -176,14 +176,48 @@ dict "given" <value> "existing" <Secret data> "key" <key>
 {{- end }}
 
 {{/*
+A service's settings: `config` overridden by services.<name>.config, written into "out".
+dict "root" $ "settings" <saga.component result> "out" <dict>
+*/}}
+{{- define "saga.config" -}}
+{{- range $key, $value := .root.Values.config }}
+{{- $_ := set $.out $key $value }}
+{{- end }}
+{{- range $key, $value := .settings.config }}
+{{- $_ := set $.out $key $value }}
+{{- end }}
+{{- end }}
+
+{{/*
+terminationGracePeriodSeconds: the preStop sleep, the service's own shutdown timeouts (the
+values its ConfigMap gets) and a margin, rounded up.
+dict "root" $ "settings" <saga.component result>
+*/}}
+{{- define "saga.terminationGrace" -}}
+{{- $config := dict }}
+{{- include "saga.config" (dict "root" .root "settings" .settings "out" $config) }}
+{{- $drain := addf $config.SHUTDOWN_HTTP_SECONDS $config.SHUTDOWN_CONSUMERS_SECONDS $config.SHUTDOWN_RELAY_SECONDS }}
+{{- addf .settings.shutdown.preStopSeconds $drain .settings.shutdown.extraGraceSeconds | ceil | int }}
+{{- end }}
+
+{{/*
+The startupProbe's failureThreshold at periodSeconds 2: the Redis wait (a service retries
+that long before it fails) plus 30 s for the interpreter to start and the schema check.
+dict "root" $ "settings" <saga.component result>
+*/}}
+{{- define "saga.startupFailureThreshold" -}}
+{{- $config := dict }}
+{{- include "saga.config" (dict "root" .root "settings" .settings "out" $config) }}
+{{- divf (addf $config.REDIS_WAIT_SECONDS 30) 2 | ceil | int }}
+{{- end }}
+
+{{/*
 A service's ConfigMap data, sorted: `config` overridden by services.<name>.config, then
 the OTEL_* wiring. dict "root" $ "name" <service> "settings" <saga.component result>
 */}}
 {{- define "saga.configData" -}}
-{{- $config := deepCopy .root.Values.config }}
-{{- range $key, $value := .settings.config }}
-{{- $_ := set $config $key $value }}
-{{- end }}
+{{- $config := dict }}
+{{- include "saga.config" (dict "root" .root "settings" .settings "out" $config) }}
 {{- range $key := keys $config | sortAlpha }}
 {{ $key }}: {{ include "saga.envValue" (get $config $key) | quote }}
 {{- end }}

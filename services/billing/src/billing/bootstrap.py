@@ -5,10 +5,12 @@ from billing.adapters.unit_of_work import SqlBillingUnitOfWork
 from billing.config import Settings
 from billing.service_layer.handlers import EVENT_HANDLERS
 from sagakit.events import EventType
-from sagakit.runtime import ServiceRuntime, ServiceSpec
+from sagakit.runtime import ServiceRuntime
+from sagakit.spec import ServiceSpec
 
 SPEC = ServiceSpec(
     name="billing",
+    migrations="billing:migrations",
     tables=messaging,
     unit_of_work=SqlBillingUnitOfWork,
     publishes=(EventType.BILLED_BOOKING_EVENT,),

@@ -152,6 +152,13 @@ async def test_list_filters_and_pages_newest_first(
 async def test_health_readiness_and_event_documentation(client) -> None:
     assert (await client.get("/healthz")).json() == {"status": "ok", "checks": {}}
     ready = (await client.get("/readyz")).json()
-    assert ready == {"status": "ok", "checks": {"database": "ok", "redis": "ok"}}
+    assert ready == {
+        "status": "ok",
+        "checks": {
+            "database": "ok",
+            "redis": "ok",
+            "schema": "current: database at 0001, code at 0001",
+        },
+    }
     spec = (await client.get("/asyncapi.json")).text
     assert "BILLED_BOOKING_EVENT" in spec and "APPROVED_BOOKING_EVENT" in spec

@@ -6,10 +6,12 @@ from booking.adapters.unit_of_work import SqlBookingUnitOfWork
 from booking.config import Settings
 from booking.service_layer.handlers import EVENT_HANDLERS
 from sagakit.events import EventType
-from sagakit.runtime import ServiceRuntime, ServiceSpec
+from sagakit.runtime import ServiceRuntime
+from sagakit.spec import ServiceSpec
 
 SPEC = ServiceSpec(
     name="booking",
+    migrations="booking:migrations",
     tables=messaging,
     unit_of_work=SqlBookingUnitOfWork,
     publishes=(EventType.CREATED_BOOKING_EVENT,),

@@ -79,7 +79,14 @@ async def test_list_filters_and_pages(client) -> None:
 async def test_health_and_readiness(client) -> None:
     assert (await client.get("/healthz")).json() == {"status": "ok", "checks": {}}
     ready = (await client.get("/readyz")).json()
-    assert ready == {"status": "ok", "checks": {"database": "ok", "redis": "ok"}}
+    assert ready == {
+        "status": "ok",
+        "checks": {
+            "database": "ok",
+            "redis": "ok",
+            "schema": "current: database at 0002, code at 0002",
+        },
+    }
     assert "CREATED_BOOKING_EVENT" in (await client.get("/asyncapi.json")).text
 
 

@@ -5,10 +5,12 @@ from invoice.adapters.unit_of_work import SqlInvoiceUnitOfWork
 from invoice.config import Settings
 from invoice.service_layer.handlers import EVENT_HANDLERS
 from sagakit.events import EventType
-from sagakit.runtime import ServiceRuntime, ServiceSpec
+from sagakit.runtime import ServiceRuntime
+from sagakit.spec import ServiceSpec
 
 SPEC = ServiceSpec(
     name="invoice",
+    migrations="invoice:migrations",
     tables=messaging,
     unit_of_work=SqlInvoiceUnitOfWork,
     publishes=(EventType.INVOICE_GENERATED_EVENT,),

@@ -118,6 +118,13 @@ async def test_list_filters_by_customer_and_pages_newest_first(
 async def test_health_and_readiness(client) -> None:
     assert (await client.get("/healthz")).json() == {"status": "ok", "checks": {}}
     ready = (await client.get("/readyz")).json()
-    assert ready == {"status": "ok", "checks": {"database": "ok", "redis": "ok"}}
+    assert ready == {
+        "status": "ok",
+        "checks": {
+            "database": "ok",
+            "redis": "ok",
+            "schema": "current: database at 0001, code at 0001",
+        },
+    }
     spec = (await client.get("/asyncapi.json")).text
     assert "PAID_BOOKING_EVENT" in spec and "INVOICE_GENERATED_EVENT" in spec

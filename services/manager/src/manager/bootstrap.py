@@ -5,7 +5,8 @@ from manager.adapters.unit_of_work import SqlManagerUnitOfWork
 from manager.config import Settings
 from manager.service_layer.handlers import event_handlers
 from sagakit.events import EventType
-from sagakit.runtime import ServiceRuntime, ServiceSpec
+from sagakit.runtime import ServiceRuntime
+from sagakit.spec import ServiceSpec
 
 
 def bootstrap(settings: Settings | None = None) -> ServiceRuntime:
@@ -14,6 +15,7 @@ def bootstrap(settings: Settings | None = None) -> ServiceRuntime:
     # Built here, not at import time: the handlers depend on the auto-approval setting.
     spec = ServiceSpec(
         name="manager",
+        migrations="manager:migrations",
         tables=messaging,
         unit_of_work=SqlManagerUnitOfWork,
         publishes=(EventType.APPROVED_BOOKING_EVENT, EventType.REJECTED_BOOKING_EVENT),

@@ -99,7 +99,14 @@ async def test_list_filters_and_pages_newest_first(client, pending) -> None:
 async def test_health_and_readiness(client) -> None:
     assert (await client.get("/healthz")).json() == {"status": "ok", "checks": {}}
     ready = (await client.get("/readyz")).json()
-    assert ready == {"status": "ok", "checks": {"database": "ok", "redis": "ok"}}
+    assert ready == {
+        "status": "ok",
+        "checks": {
+            "database": "ok",
+            "redis": "ok",
+            "schema": "current: database at 0001, code at 0001",
+        },
+    }
     spec = (await client.get("/asyncapi.json")).text
     for event_type in ("CREATED_BOOKING_EVENT", "APPROVED_BOOKING_EVENT", "REJECTED_BOOKING_EVENT"):
         assert event_type in spec

@@ -5,10 +5,12 @@ from payment.adapters.unit_of_work import SqlPaymentUnitOfWork
 from payment.config import Settings
 from payment.service_layer.handlers import EVENT_HANDLERS
 from sagakit.events import EventType
-from sagakit.runtime import ServiceRuntime, ServiceSpec
+from sagakit.runtime import ServiceRuntime
+from sagakit.spec import ServiceSpec
 
 SPEC = ServiceSpec(
     name="payment",
+    migrations="payment:migrations",
     tables=messaging,
     unit_of_work=SqlPaymentUnitOfWork,
     publishes=(EventType.PAID_BOOKING_EVENT, EventType.INSUFFICIENT_FUND_EVENT),

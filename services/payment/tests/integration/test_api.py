@@ -163,7 +163,14 @@ async def test_list_filters_and_pages(client, redis: Redis, settings: Settings) 
 async def test_health_and_readiness(client) -> None:
     assert (await client.get("/healthz")).json() == {"status": "ok", "checks": {}}
     ready = (await client.get("/readyz")).json()
-    assert ready == {"status": "ok", "checks": {"database": "ok", "redis": "ok"}}
+    assert ready == {
+        "status": "ok",
+        "checks": {
+            "database": "ok",
+            "redis": "ok",
+            "schema": "current: database at 0001, code at 0001",
+        },
+    }
     spec = (await client.get("/asyncapi.json")).text
     for event_type in ("BILLED_BOOKING_EVENT", "PAID_BOOKING_EVENT", "INSUFFICIENT_FUND_EVENT"):
         assert event_type in spec
@@ -176,6 +183,7 @@ async def test_openapi_documents_that_credit_is_set_not_added(client) -> None:
     body = openapi["components"]["schemas"]["CreditUpdate"]
     assert "set, not added" in body["properties"]["amount"]["description"]
     assert "409" in openapi["paths"]["/payments"]["post"]["responses"]
+    assert "503" in openapi["paths"]["/payments/{booking_id}"]["get"]["responses"]
 
 
 async def test_a_long_poll_answers_once_the_bill_arrives(

@@ -5,7 +5,8 @@ event's and the outgoing events' booking ids); a waiting request wakes up and re
 again. A change committed by another replica is not announced here, so waiters also
 read again after 50 ms, 100 ms, 200 ms ... then every second: correct with any number of
 replicas, immediate with one, and a long wait costs a read per second. A waiting
-request holds no database connection.
+request holds no database connection. When the process shuts down, `close()` ends every
+wait: each request reads once more and answers with what there is.
 """
 
 from __future__ import annotations
@@ -38,6 +39,14 @@ class ChangeFeed:
 
     def __init__(self) -> None:
         self._waiting: dict[uuid.UUID, tuple[asyncio.Event, int]] = {}
+        self._closed = False
+
+    def close(self) -> int:
+        """Shutdown: wake every waiter and answer later requests at once; returns the waiters."""
+        self._closed = True
+        for event, _ in self._waiting.values():
+            event.set()
+        return sum(count for _, count in self._waiting.values())
 
     def changed(self, booking_ids: Iterable[uuid.UUID]) -> None:
         """Wake everyone waiting on these bookings."""
@@ -46,7 +55,9 @@ class ChangeFeed:
                 entry[0].set()
 
     async def wait(self, booking_id: uuid.UUID, timeout: float) -> None:
-        """Return when the booking changed here, or after `timeout` seconds."""
+        """Return when the booking changed here, after `timeout` seconds, or on close."""
+        if self._closed:
+            return
         event, count = self._waiting.get(booking_id, (asyncio.Event(), 0))
         self._waiting[booking_id] = (event, count + 1)
         try:
@@ -73,7 +84,8 @@ class ChangeFeed:
     ) -> T:
         """`read()` until `ready` holds or `timeout` passes; then the last read.
 
-        A `NotFound` while waiting means "not yet"; it is raised only at the end.
+        A `NotFound` while waiting means "not yet"; it is raised only at the end. The end
+        comes early when the feed is closed (shutdown).
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + min(timeout, MAX_WAIT_SECONDS)
@@ -82,10 +94,10 @@ class ChangeFeed:
             try:
                 found = await read()
             except NotFound:
-                if loop.time() >= deadline:
+                if self._closed or loop.time() >= deadline:
                     raise
             else:
-                if ready(found) or loop.time() >= deadline:
+                if ready(found) or self._closed or loop.time() >= deadline:
                     return found
             await self.wait(booking_id, min(recheck, max(deadline - loop.time(), 0)))
             recheck = min(recheck * 2, MAX_RECHECK_SECONDS)

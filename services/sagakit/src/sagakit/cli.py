@@ -30,23 +30,19 @@ def service_cli(
         configure_logging(settings.service_name, settings.log_level, settings.log_format)
         if migrate:
             asyncio.run(migrations.migrate(script_location, settings.resolved_database_url()))
-        import uvicorn  # only `serve` needs the server
+        from sagakit.server import serve as run_server  # only `serve` needs the server
 
-        uvicorn.run(
-            app_factory_path,
-            factory=True,
-            host=settings.host,
-            port=settings.port,
-            log_config=None,
-            timeout_graceful_shutdown=10,
-        )
+        run_server(app_factory_path, settings)
 
     @cli.command()
     def migrate(
         revision: str = typer.Argument("head", help="Target revision."),
         wait: float = typer.Option(0, help="Seconds to keep retrying while the database is down."),
     ) -> None:
-        """Create the database if needed and upgrade its schema (a Kubernetes init container)."""
+        """Create the database if needed and upgrade its schema (an init container or a Job).
+
+        Several processes may run it at once: an advisory lock lets one upgrade at a time.
+        """
         settings = settings_factory()
         configure_logging(settings.service_name, settings.log_level, settings.log_format)
         url = settings.resolved_database_url()

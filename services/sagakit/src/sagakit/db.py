@@ -6,7 +6,7 @@ import logging
 
 from sqlalchemy import make_url, text
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -82,8 +82,10 @@ async def ensure_database(url: str) -> bool:
     try:
         async with admin.connect() as conn:
             await conn.execute(text(f"CREATE DATABASE {quoted}"))
-    except ProgrammingError as exc:
-        if "already exists" not in str(exc):  # another process won the race
+    except (ProgrammingError, IntegrityError) as exc:
+        # Another process won the race: "already exists", or, when both were creating it at
+        # the same moment, a duplicate key in pg_database.
+        if "already exists" not in str(exc):
             raise
         return False
     finally:

@@ -5,21 +5,27 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 from alembic import command, context, op
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import MetaData, create_engine
+from sqlalchemy import Connection, MetaData, create_engine, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
 from sagakit.db import ensure_database, normalize_url
 from sagakit.tables import messaging_tables
+from sagakit.waiting import retry
 
 log = logging.getLogger(__name__)
+
+# The key of the session-level advisory lock every `migrate` holds while it upgrades: the
+# ASCII of "sagamigr". Advisory locks are per database, so services never wait for each other.
+MIGRATION_LOCK = int.from_bytes(b"sagamigr")
 
 
 def alembic_config(script_location: str, database_url: str) -> Config:
@@ -42,9 +48,14 @@ async def migrate(
     version migrated it (an old pod during a rollout, or after `helm rollback`),
     and expand/contract migrations promise the older code works on that schema.
     """
-    await _retry(lambda: ensure_database(database_url), wait)
+    await retry(
+        lambda: ensure_database(database_url),
+        wait=wait,
+        errors=(OperationalError,),
+        what="the database",
+    )
     config = alembic_config(script_location, database_url)
-    unknown = await asyncio.to_thread(_unknown_revisions, config, database_url)
+    unknown = await asyncio.to_thread(_unknown_revisions, script_location, database_url)
     if unknown:
         log.warning("database at %s, newer than this code: left as it is", ", ".join(unknown))
         return False
@@ -52,8 +63,8 @@ async def migrate(
     return True
 
 
-def _unknown_revisions(config: Config, database_url: str) -> list[str]:
-    known = {script.revision for script in ScriptDirectory.from_config(config).walk_revisions()}
+def _unknown_revisions(script_location: str, database_url: str) -> list[str]:
+    known = read_revisions(script_location).known
     engine = create_engine(normalize_url(database_url), poolclass=NullPool)
     try:
         with engine.connect() as connection:
@@ -69,17 +80,21 @@ async def downgrade(script_location: str, database_url: str, revision: str) -> N
     await asyncio.to_thread(command.downgrade, config, revision)
 
 
-async def _retry(action: Callable[[], Awaitable[object]], wait: float) -> None:
-    deadline = time.monotonic() + wait
-    while True:
-        try:
-            await action()
-            return
-        except OperationalError as exc:
-            if time.monotonic() >= deadline:
-                raise
-            log.warning("database not reachable yet (%s); retrying", exc.orig or exc)
-            await asyncio.sleep(1.0)
+@dataclass(frozen=True)
+class Revisions:
+    """What a migrations package knows: its head revisions and every revision."""
+
+    heads: frozenset[str]
+    known: frozenset[str]
+
+
+def read_revisions(script_location: str) -> Revisions:
+    """The heads and revisions of a migrations package (blocking: it reads the scripts)."""
+    config = Config()
+    config.set_main_option("script_location", script_location)
+    script = ScriptDirectory.from_config(config)
+    known = frozenset(revision.revision for revision in script.walk_revisions())
+    return Revisions(heads=frozenset(script.get_heads()), known=known)
 
 
 def run_migrations(metadata: MetaData, default_database: str) -> None:
@@ -93,11 +108,29 @@ def run_migrations(metadata: MetaData, default_database: str) -> None:
             context.run_migrations()
         return
     engine = create_engine(normalize_url(url), poolclass=NullPool)
-    with engine.connect() as connection:
+    with engine.connect() as connection, _migration_lock(connection):
         context.configure(connection=connection, target_metadata=metadata)
         with context.begin_transaction():
             context.run_migrations()
     engine.dispose()
+
+
+@contextmanager
+def _migration_lock(connection: Connection) -> Iterator[None]:
+    # Several processes may migrate at once (the init containers of several replicas): the
+    # first upgrades, the others wait here, then find the database at head and do nothing.
+    # Session-level, so it outlives the migration's own transaction; committed right away,
+    # or Alembic would see a transaction already open and never commit its own.
+    lock = {"key": MIGRATION_LOCK}
+    if not connection.scalar(text("SELECT pg_try_advisory_lock(:key)"), lock):
+        log.info("another process is migrating this database; waiting for it")
+        connection.execute(text("SELECT pg_advisory_lock(:key)"), lock)
+    connection.commit()
+    try:
+        yield
+    finally:
+        connection.execute(text("SELECT pg_advisory_unlock(:key)"), lock)
+        connection.commit()
 
 
 def create_messaging_tables() -> None:

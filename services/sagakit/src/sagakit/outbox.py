@@ -3,7 +3,9 @@
 Rows are claimed with `FOR UPDATE SKIP LOCKED`, so several replicas relay in
 parallel without publishing a row twice while it is locked. A crash between
 publishing and deleting publishes the row again on restart: delivery is at
-least once, and consumers dedupe by `event_id` in their inbox.
+least once, and consumers dedupe by `event_id` in their inbox. At shutdown,
+`close()` drains the outbox once more, so what the last requests and handlers
+committed leaves now rather than at the next start.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from typing import Any
 
 from sqlalchemy import Table, delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from sagakit.waiting import cancel
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +56,32 @@ class OutboxRelay:
         self._poll_seconds = poll_seconds
         self._wakeup = asyncio.Event()
         self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Run the relay loop in the background."""
+        self._task = asyncio.create_task(self.run(), name="outbox-relay")
+
+    async def close(self, timeout: float) -> int | None:
+        """Stop the loop after its batch in hand, then drain once more, within `timeout`.
+
+        Returns how many rows the last drain published; None when it did not finish (the
+        rows stay in the outbox for the next start).
+        """
+        if self._task is None:
+            return None
+        self.stop()
+        published: int | None = None
+        try:
+            async with asyncio.timeout(timeout):
+                await asyncio.wait({self._task})
+                published = await self.drain()
+        except TimeoutError:
+            log.warning("outbox not drained within %gs; the next start publishes the rest", timeout)
+        except Exception as exc:
+            log.warning("last outbox drain failed (%r); the next start publishes the rest", exc)
+        await cancel(self._task)
+        return published
 
     def wake(self) -> None:
         """Ask the relay to publish now (called after a commit that wrote outbox rows)."""

@@ -1,61 +1,44 @@
 """A service's moving parts and their lifecycle: engine, Redis, broker, consumers, relay.
 
 Nothing here runs at import time. A service's `bootstrap.py` describes itself
-with a `ServiceSpec`; the web app creates a `ServiceRuntime` from it in its
+with a `ServiceSpec` (sagakit.spec); the web app creates a `ServiceRuntime` from it in its
 lifespan and starts it.
+
+Start: wait for Redis (retrying for `redis_wait_seconds`), create the consumer
+groups, then consume and relay once the schema gate is open. Stop, after the HTTP
+server drained: the consumers finish the messages in hand, the relay drains the
+outbox once more, the connections close. docs/operations.md tells the whole story.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+import math
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from urllib.parse import urlsplit
 
 from redis.asyncio import Redis
-from sqlalchemy.ext.asyncio import AsyncEngine
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from sagakit import db, metrics, monitoring, telemetry
 from sagakit.changes import ChangeFeed
 from sagakit.consumer import EventConsumer
 from sagakit.deadletter import DeadLetterQueue
-from sagakit.events import EventType
-from sagakit.monitoring import Sampler
 from sagakit.outbox import OutboxRelay
+from sagakit.schema import SchemaGate
 from sagakit.settings import ServiceSettings, Transport
-from sagakit.tables import MessagingTables
+from sagakit.spec import ServiceSpec
 from sagakit.transport import EventBus
-from sagakit.uow import AbstractUnitOfWork, Handler
+from sagakit.uow import AbstractUnitOfWork
+from sagakit.waiting import cancel, retry
 
 log = logging.getLogger(__name__)
 
-
-class UnitOfWorkFactory(Protocol):
-    """The service's SQL unit of work class (a `sagakit.postgres.SqlUnitOfWork`)."""
-
-    def __call__(
-        self,
-        engine: AsyncEngine,
-        tables: MessagingTables,
-        producer: str,
-        on_commit: Callable[[], None],
-        *,
-        on_change: Callable[[set[uuid.UUID]], None],
-    ) -> Any: ...
-
-
-@dataclass(frozen=True)
-class ServiceSpec:
-    """What makes one service different from the others."""
-
-    name: str
-    tables: MessagingTables
-    unit_of_work: UnitOfWorkFactory
-    publishes: tuple[EventType, ...]
-    handlers: Mapping[EventType, Handler] = field(default_factory=dict)
-    sampler: Sampler | None = None
+REDIS_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)
 
 
 class ServiceRuntime:
@@ -94,8 +77,11 @@ class ServiceRuntime:
         self.bus.declare_publishers(spec.publishes)
         for event_type, handler in spec.handlers.items():
             self.bus.subscribe(event_type, self.consumer, handler)
-        self._relay_task: asyncio.Task[None] | None = None
+        self.schema = SchemaGate(self.engine, spec.migrations, settings.schema_check_seconds)
         self._sampler_task: asyncio.Task[None] | None = None
+        self._gate_task: asyncio.Task[None] | None = None
+        self._shutdown_began: float | None = None
+        self._consuming = False
         self._stopped = False
 
     def new_uow(self) -> AbstractUnitOfWork:
@@ -110,31 +96,82 @@ class ServiceRuntime:
         return uow
 
     async def start(self) -> None:
-        """Connect, start consuming and start relaying."""
-        await self.bus.broker.start()
-        self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.spec.name}-relay")
+        """Wait for Redis, then consume and relay now or once the schema gate opens.
+
+        Raises `NotReachable` when Redis does not answer within `redis_wait_seconds`.
+        """
+        wait, began = self.settings.redis_wait_seconds, time.monotonic()
+        await self._retry_redis(self.bus.connect, wait)
+        await self.schema.check()
+        if self.schema.open:  # the broker's start shares the one wait for Redis
+            await self._start_consuming(max(0.0, wait - (time.monotonic() - began)))
+        else:
+            self._gate_task = asyncio.create_task(self._open_later(), name="schema-gate")
         self._sampler_task = asyncio.create_task(
             monitoring.sample_forever(self.settings.metrics_interval_seconds, self._probes()),
             name=f"{self.spec.name}-metrics",
         )
         log.info(
-            "%s started: transport=%s consumer=%s",
+            "%s started: transport=%s consumer=%s schema=%s",
             self.spec.name,
             self.settings.event_transport.value,
             self.settings.consumer_name,
+            self.schema.describe(),
         )
 
+    async def _open_later(self) -> None:
+        started = time.perf_counter()
+        await self.schema.wait_open()
+        log.info("schema gate opened after %.1fs: consuming", time.perf_counter() - started)
+        await self._start_consuming(math.inf)  # Redis may be restarting meanwhile: keep trying
+
+    async def _start_consuming(self, wait: float) -> None:
+        await self._retry_redis(self._start_broker, wait)
+        self._consuming = True
+        self.relay.start()
+
+    async def _start_broker(self) -> None:
+        try:
+            await self.bus.broker.start()
+        except BaseException:
+            await self.bus.broker.stop()  # a half-started broker would start twice next time
+            raise
+
+    async def _retry_redis(self, action: Callable[[], Awaitable[None]], wait: float) -> None:
+        where = urlsplit(self.settings.redis_url)
+        what = f"Redis at {where.hostname}:{where.port or 6379}"
+        await retry(action, wait=wait, errors=REDIS_ERRORS, what=what)
+
+    def begin_shutdown(self) -> None:
+        """The signal arrived: answer the waiting long polls now (the server drains next)."""
+        if self._shutdown_began is None:
+            self._shutdown_began = time.perf_counter()
+            log.info("shutdown: %d waiting long polls answered", self.changes.close())
+
     async def stop(self) -> None:
-        """Stop consuming first, then relaying, then close connections (once)."""
+        """Stop consuming (the messages in hand finish), drain the outbox, close (once)."""
         if self._stopped:
             return
         self._stopped = True
-        await _cancel(self._sampler_task)
-        await self.bus.broker.stop()
-        self.relay.stop()
-        await _cancel(self._relay_task)
-        await self.redis.aclose()
-        await self.engine.dispose()
+        if self._shutdown_began is not None:
+            elapsed = time.perf_counter() - self._shutdown_began
+            log.info("shutdown: HTTP requests drained in %.3fs", elapsed)
+        self.begin_shutdown()
+        await cancel(self._gate_task)
+        await cancel(self._sampler_task)
+        if self._consuming:
+            with _phase("event consumers stopped"):
+                handed = await self.bus.stop_consuming()
+                if handed:
+                    log.info("shutdown: %d messages read but not started went back", handed)
+        with _phase("outbox drained"):
+            published = await self.relay.close(self.settings.shutdown_relay_seconds)
+            if published:
+                log.info("shutdown: the last drain published %d outbox rows", published)
+        with _phase("connections closed"):
+            await self.bus.broker.stop()
+            await self.redis.aclose()
+            await self.engine.dispose()
 
     def _probes(self) -> list[Callable[[], Awaitable[None]]]:
         name, engine = self.spec.name, self.engine
@@ -157,8 +194,8 @@ class ServiceRuntime:
         return [outbox, streams, dead_letters, own]
 
     async def check(self) -> dict[str, str]:
-        """Readiness: does the database answer, does Redis answer?"""
-        results: dict[str, str] = {}
+        """Readiness: does the database answer, does Redis answer? And the schema's state."""
+        results: dict[str, str] = {"schema": self.schema.describe()}
         try:
             await asyncio.wait_for(db.ping(self.engine), timeout=2)
             results["database"] = "ok"
@@ -172,8 +209,13 @@ class ServiceRuntime:
         return results
 
 
-async def _cancel(task: asyncio.Task[None] | None) -> None:
-    # A cancellation can be absorbed by a driver mid-call; ask again until the task ends.
-    while task is not None and not task.done():
-        task.cancel()
-        await asyncio.wait({task}, timeout=1.0)
+@contextmanager
+def _phase(name: str) -> Iterator[None]:
+    # Each step of the shutdown is tried even when one before it failed (Redis gone ...).
+    started = time.perf_counter()
+    try:
+        yield
+    except Exception as exc:
+        log.warning("shutdown: %s with an error: %r", name, exc)
+        return
+    log.info("shutdown: %s in %.3fs", name, time.perf_counter() - started)

@@ -50,6 +50,23 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     log_format: str = Field(default="json", pattern="^(json|text)$")
     metrics_interval_seconds: float = Field(default=5.0, gt=0)
+    # Starting (docs/operations.md, "Starting and stopping").
+    redis_wait_seconds: float = Field(
+        default=60.0, ge=0, description="How long to retry while Redis does not answer at start."
+    )
+    schema_check_seconds: float = Field(
+        default=1.0, gt=0, description="How often to re-check a database schema behind the code."
+    )
+    # Stopping, in this order; the chart's terminationGracePeriodSeconds covers their sum.
+    shutdown_http_seconds: float = Field(
+        default=10.0, gt=0, description="How long in-flight HTTP requests may take to finish."
+    )
+    shutdown_consumers_seconds: float = Field(
+        default=10.0, gt=0, description="How long the messages in hand may take to finish."
+    )
+    shutdown_relay_seconds: float = Field(
+        default=5.0, gt=0, description="How long the last outbox drain may take."
+    )
 
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to a database named after the service on localhost."""

@@ -12,6 +12,7 @@ forget, so a subscriber that is down misses what was published meanwhile.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Iterable, Sequence
@@ -24,7 +25,7 @@ from faststream.redis.opentelemetry import RedisTelemetryMiddleware
 from faststream.redis.parser.binary import BinaryMessageFormatV1
 from faststream.redis.parser.message import MessageFormat
 
-from sagakit import metrics
+from sagakit import groups, metrics
 from sagakit.consumer import Delivery, EventConsumer
 from sagakit.events import EventType, envelope_model
 from sagakit.outbox import OutboxMessage
@@ -94,7 +95,8 @@ class EventBus:
             log_level=logging.DEBUG,  # one line per message is too much at INFO
             # Producer and consumer spans, parent/child across the hop (W3C headers).
             middlewares=[RedisTelemetryMiddleware(include_messages_counters=False)],
-            graceful_timeout=10.0,
+            # Stopping, the message in hand may take this long to finish (and be acked).
+            graceful_timeout=settings.shutdown_consumers_seconds,
             description=f"Events of the {settings.service_name} service",
             # No dependency injection: our handlers take the message from the context
             # (`_current`). With it, FastStream resolves the message argument in a worker
@@ -103,6 +105,26 @@ class EventBus:
         )
         self._redis = redis
         self._publishers: dict[str, Any] = {}
+        self._groups: list[tuple[str, str]] = []  # (stream, group) read by this process
+
+    async def connect(self) -> None:
+        """Check that Redis answers and create the consumer groups (streams).
+
+        From then on, events for this service wait in its groups even while it does
+        not consume yet.
+        """
+        await self._redis.ping()
+        await groups.create_groups(self._redis, self._groups)
+
+    async def stop_consuming(self) -> int:
+        """Stop reading; the messages in hand finish and are acked. Returns how many
+        entries that were read but not started went back to the group."""
+        await asyncio.gather(*(sub.stop() for sub in self.broker.subscribers))
+        handed = 0
+        for stream, group in self._groups:
+            consumer, idle = self.settings.consumer_name, self.settings.claim_idle_ms
+            handed += await groups.hand_back(self._redis, stream, group, consumer, idle)
+        return handed
 
     def name(self, event_type: EventType | str) -> str:
         """The stream or channel an event type travels on."""
@@ -153,6 +175,7 @@ class EventBus:
         self, event_type: EventType, consumer: EventConsumer, handler: Handler
     ) -> None:
         settings = self.settings
+        self._groups.append((self.name(event_type), consumer.group))
         common: dict[str, Any] = {
             "group": consumer.group,
             "consumer": settings.consumer_name,

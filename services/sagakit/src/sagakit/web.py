@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DBAPIError
@@ -18,9 +19,12 @@ from sagakit.errors import Conflict, NotFound
 from sagakit.events import CENT
 from sagakit.observability import HttpMetrics, metrics_router
 from sagakit.runtime import ServiceRuntime
+from sagakit.schema import SchemaState
 from sagakit.uow import AbstractUnitOfWork
+from sagakit.waiting import NotReachable
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 CUSTOMER_ID_RULES: dict[str, Any] = {
     "min_length": 1,
@@ -106,6 +110,26 @@ WaitSeconds = Annotated[
 ]
 
 
+UNAVAILABLE: dict[int | str, dict[str, Any]] = {
+    503: {
+        "description": "The database is not usable yet: its schema is being migrated, or the "
+        "connection was lost. Retry after `Retry-After` seconds."
+    }
+}
+
+
+async def require_schema(runtime: RuntimeDep) -> None:
+    """Every API route: 503 while the database schema is behind the code (being migrated)."""
+    schema = runtime.schema
+    if not schema.open:
+        why = "being migrated" if schema.state is SchemaState.BEHIND else "not readable yet"
+        raise HTTPException(
+            status_code=503,
+            detail=f"the database schema is {why} ({schema.describe()}); retry shortly",
+            headers={"Retry-After": str(max(1, round(runtime.settings.schema_check_seconds)))},
+        )
+
+
 async def unit_of_work(runtime: RuntimeDep) -> AbstractUnitOfWork:
     """A fresh unit of work for one request (services annotate it with their own type)."""
     return runtime.new_uow()
@@ -129,9 +153,12 @@ async def healthz() -> Health:
 
 @health_router.get("/readyz", response_model=Health, responses={503: {"model": Health}})
 async def readyz(runtime: RuntimeDep) -> Any:
-    """The service's database and Redis answer."""
+    """The service's database and Redis answer (the schema's state is reported too)."""
     checks = await runtime.check()
-    ready = all(value == "ok" for value in checks.values())
+    # The schema is reported but never makes the pod unready: with migrations in a Helm
+    # post-install hook, `helm install --wait` waits for Ready pods before it runs the
+    # hook, so a pod unready until migrated would wait forever. The API answers 503 instead.
+    ready = all(value == "ok" for key, value in checks.items() if key != "schema")
     body = Health(status="ok" if ready else "unavailable", checks=checks)
     return body if ready else JSONResponse(body.model_dump(), status_code=503)
 
@@ -167,7 +194,12 @@ def create_service_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = runtime_factory()
         app.state.runtime = runtime
-        await runtime.start()
+        try:
+            await runtime.start()
+        except NotReachable as exc:
+            log.error("%s: giving up", exc)  # one clear line before the traceback
+            await runtime.stop()
+            raise
         try:
             yield
         finally:
@@ -175,7 +207,9 @@ def create_service_app(
 
     telemetry.configure(service_name)
     app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
-    for router in (*routers, health_router, metrics_router, _asyncapi_router(title, version)):
+    for router in routers:
+        app.include_router(router, dependencies=[Depends(require_schema)], responses=UNAVAILABLE)
+    for router in (health_router, metrics_router, _asyncapi_router(title, version)):
         app.include_router(router)
     app.add_middleware(HttpMetrics, service=service_name)
     telemetry.instrument_app(app)

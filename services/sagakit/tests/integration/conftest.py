@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -16,8 +17,9 @@ from sagakit.db import create_engine
 from sagakit.domain import Aggregate
 from sagakit.events import CreatedBooking, EventType, SagaEvent
 from sagakit.postgres import SqlUnitOfWork
-from sagakit.runtime import ServiceRuntime, ServiceSpec
+from sagakit.runtime import ServiceRuntime
 from sagakit.settings import ServiceSettings, Transport
+from sagakit.spec import ServiceSpec
 from sagakit.tables import messaging_tables
 from sagakit.testing import DATABASE_PREFIX, REDIS_URL, fresh_database, unique_prefix
 
@@ -54,6 +56,8 @@ class Behaviour:
     def __init__(self) -> None:
         self.calls: dict[str, int] = {}
         self.poisoned: set[uuid.UUID] = set()
+        self.hold: asyncio.Event | None = None  # set: handlers wait for it (a slow handler)
+        self.entered = asyncio.Event()
 
     def count(self, name: str) -> None:
         self.calls[name] = self.calls.get(name, 0) + 1
@@ -62,6 +66,9 @@ class Behaviour:
 def make_handlers(behaviour: Behaviour) -> dict[EventType, Callable[..., Awaitable[None]]]:
     async def note(event: SagaEvent, uow: NotesUnitOfWork) -> None:
         behaviour.count(event.event_type)
+        if behaviour.hold is not None:
+            behaviour.entered.set()
+            await behaviour.hold.wait()
         if event.booking_id in behaviour.poisoned:
             raise RuntimeError(f"poisoned {event.booking_id}")
         async with uow:
@@ -109,17 +116,19 @@ async def start_runtime(database_url: str, behaviour: Behaviour) -> AsyncIterato
     async def start(
         transport: Transport = Transport.STREAMS, **overrides: object
     ) -> ServiceRuntime:
+        fast: dict[str, object] = {
+            "max_deliveries": 3,
+            "claim_idle_ms": 200,
+            "poll_interval_ms": 20,
+            "relay_poll_seconds": 0.2,
+        }
         settings = ServiceSettings(
             service_name="notes",
             database_url=database_url,
             redis_url=REDIS_URL,
             event_transport=transport,
             event_prefix=prefix,
-            max_deliveries=3,
-            claim_idle_ms=200,
-            poll_interval_ms=20,
-            relay_poll_seconds=0.2,
-            **overrides,
+            **{**fast, **overrides},
         )
         spec = ServiceSpec(
             name="notes",

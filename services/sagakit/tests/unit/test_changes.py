@@ -58,3 +58,25 @@ async def test_until_raises_not_found_only_at_its_deadline() -> None:
 
     with pytest.raises(NotFound):
         await ChangeFeed().until(uuid.uuid4(), read, lambda _: True, 0.05)
+
+
+async def test_close_answers_every_waiting_request_with_what_there_is_now() -> None:
+    feed, booking_id = ChangeFeed(), uuid.uuid4()
+    reads = []
+
+    async def read() -> str:
+        reads.append("pending")
+        return "pending"
+
+    polls = [
+        asyncio.create_task(feed.until(booking_id, read, lambda s: s == "reserved", 30))
+        for _ in range(3)
+    ]
+    for _ in range(10):  # each poll reads once, then waits
+        await asyncio.sleep(0)
+    assert len(reads) == 3
+    assert feed.close() == 3
+    assert await asyncio.wait_for(asyncio.gather(*polls), 1) == ["pending"] * 3
+    assert len(reads) == 6  # one more read each, after the close
+    late = await asyncio.wait_for(feed.until(booking_id, read, lambda s: s == "reserved", 30), 1)
+    assert late == "pending"  # a request after the close does not wait at all

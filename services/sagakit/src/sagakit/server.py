@@ -1,0 +1,54 @@
+"""`serve`: uvicorn, stopped in the order a rolling update needs.
+
+On SIGTERM (or Ctrl-C) uvicorn stops accepting connections, waits up to
+`shutdown_http_seconds` for the open ones, and only then runs the app's lifespan
+shutdown (consumers, outbox, connections: sagakit.runtime). A long poll would hold
+that wait for its whole duration, so the app hears of the shutdown first: its
+waiting requests answer at once with the current state.
+"""
+
+from __future__ import annotations
+
+import math
+import socket
+from collections.abc import Callable
+
+import uvicorn
+from fastapi import FastAPI
+from uvicorn.importer import import_from_string
+
+from sagakit.runtime import ServiceRuntime
+from sagakit.settings import ServiceSettings
+
+
+class GracefulServer(uvicorn.Server):
+    """A uvicorn server that calls `on_shutdown` before it drains its connections."""
+
+    def __init__(self, config: uvicorn.Config, on_shutdown: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_shutdown = on_shutdown
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        """Tell the app, then stop as uvicorn does (runs on the loop right after the signal)."""
+        self._on_shutdown()
+        await super().shutdown(sockets)
+
+
+def begin_shutdown(app: FastAPI) -> None:
+    """Shutdown began: the app's waiting long polls answer now, before the server drains."""
+    runtime: ServiceRuntime | None = getattr(app.state, "runtime", None)
+    if runtime is not None:  # None: the lifespan never ran
+        runtime.begin_shutdown()
+
+
+def serve(app_factory_path: str, settings: ServiceSettings) -> None:
+    """Build the app from its factory ("module:function") and serve it until stopped."""
+    app: FastAPI = import_from_string(app_factory_path)()
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        timeout_graceful_shutdown=math.ceil(settings.shutdown_http_seconds),
+    )
+    GracefulServer(config, on_shutdown=lambda: begin_shutdown(app)).run()

@@ -1,0 +1,44 @@
+"""What makes one service different from the others: its `ServiceSpec`."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from sagakit.events import EventType
+from sagakit.monitoring import Sampler
+from sagakit.tables import MessagingTables
+from sagakit.uow import Handler
+
+
+class UnitOfWorkFactory(Protocol):
+    """The service's SQL unit of work class (a `sagakit.postgres.SqlUnitOfWork`)."""
+
+    def __call__(
+        self,
+        engine: AsyncEngine,
+        tables: MessagingTables,
+        producer: str,
+        on_commit: Callable[[], None],
+        *,
+        on_change: Callable[[set[uuid.UUID]], None],
+    ) -> Any: ...
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """What makes one service different from the others."""
+
+    name: str
+    tables: MessagingTables
+    unit_of_work: UnitOfWorkFactory
+    publishes: tuple[EventType, ...]
+    handlers: Mapping[EventType, Handler] = field(default_factory=dict)
+    sampler: Sampler | None = None
+    # The Alembic script location ("booking:migrations"); the schema gate compares the
+    # database with its head. None: no gate.
+    migrations: str | None = None
