@@ -2,8 +2,8 @@
 
 The API objects go through kubernetes-validate in strict mode (unknown fields are
 errors). Its bundled schemas have no CRDs, so the Prometheus Operator's ServiceMonitor
-and PrometheusRule are skipped there and checked below against the parts of their CRD
-schemas (monitoring.coreos.com/v1) the chart uses.
+and PrometheusRule are skipped there and checked below against the CRDs that
+kube-prometheus-stack (charts/observability) installs, with unknown fields refused.
 """
 
 from __future__ import annotations
@@ -11,108 +11,26 @@ from __future__ import annotations
 import copy
 import functools
 from collections.abc import Iterator
+from types import ModuleType
 from typing import Any
 
 import pytest
 from chartkit import require
+from umbrellakit import crd_schemas
 
 jsonschema = require("jsonschema", "jsonschema")
 kubernetes_validate = require("kubernetes_validate", "kubernetes-validate")
 require("kubernetes_validate.utils", "kubernetes-validate")
 
-KUBERNETES_VERSIONS = ("1.29.0", "1.30.0", "1.31.0", "1.33.0")
+# 1.35: the node image of k8s/kind.yaml.
+KUBERNETES_VERSIONS = ("1.29.0", "1.30.0", "1.31.0", "1.33.0", "1.35.0")
 CRD_KINDS = {"ServiceMonitor", "PrometheusRule"}
-DURATION = {"type": "string", "pattern": "^(0|([0-9]+(ms|s|m|h|d|w|y))+)$"}
-LABELS = {"type": "object", "additionalProperties": {"type": "string"}}
-METADATA = {
-    "type": "object",
-    "required": ["name", "labels"],
-    "properties": {"name": {"type": "string"}, "labels": LABELS},
-}
-SERVICE_MONITOR = {
-    "type": "object",
-    "required": ["apiVersion", "kind", "metadata", "spec"],
-    "additionalProperties": False,
-    "properties": {
-        "apiVersion": {"const": "monitoring.coreos.com/v1"},
-        "kind": {"const": "ServiceMonitor"},
-        "metadata": METADATA,
-        "spec": {
-            "type": "object",
-            "required": ["selector", "endpoints"],
-            "additionalProperties": False,
-            "properties": {
-                "jobLabel": {"type": "string"},
-                "selector": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "properties": {"matchLabels": LABELS},
-                },
-                "endpoints": {
-                    "type": "array",
-                    "minItems": 1,
-                    "items": {
-                        "type": "object",
-                        "required": ["port"],
-                        "additionalProperties": False,
-                        "properties": {
-                            "port": {"type": "string"},
-                            "path": {"type": "string", "pattern": "^/"},
-                            "interval": DURATION,
-                            "honorLabels": {"type": "boolean"},
-                        },
-                    },
-                },
-            },
-        },
-    },
-}
-RULE = {
-    "type": "object",
-    "required": ["expr"],
-    "additionalProperties": False,
-    "oneOf": [{"required": ["record"]}, {"required": ["alert"]}],
-    "properties": {
-        "record": {"type": "string", "pattern": "^[a-zA-Z_:][a-zA-Z0-9_:]*$"},
-        "alert": {"type": "string", "minLength": 1},
-        "expr": {"type": "string", "minLength": 1},
-        "for": DURATION,
-        "labels": LABELS,
-        "annotations": LABELS,
-    },
-}
-PROMETHEUS_RULE = {
-    "type": "object",
-    "required": ["apiVersion", "kind", "metadata", "spec"],
-    "additionalProperties": False,
-    "properties": {
-        "apiVersion": {"const": "monitoring.coreos.com/v1"},
-        "kind": {"const": "PrometheusRule"},
-        "metadata": METADATA,
-        "spec": {
-            "type": "object",
-            "required": ["groups"],
-            "additionalProperties": False,
-            "properties": {
-                "groups": {
-                    "type": "array",
-                    "minItems": 1,
-                    "items": {
-                        "type": "object",
-                        "required": ["name", "rules"],
-                        "additionalProperties": False,
-                        "properties": {
-                            "name": {"type": "string", "minLength": 1},
-                            "interval": DURATION,
-                            "rules": {"type": "array", "minItems": 1, "items": RULE},
-                        },
-                    },
-                },
-            },
-        },
-    },
-}
-CRD_SCHEMAS = {"ServiceMonitor": SERVICE_MONITOR, "PrometheusRule": PROMETHEUS_RULE}
+
+
+@pytest.fixture(scope="module")
+def crds(helm: ModuleType) -> dict[tuple[str, str], dict[str, Any]]:
+    """The CRD schemas kube-prometheus-stack installs (charts/observability), made strict."""
+    return crd_schemas(helm)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -157,11 +75,20 @@ def test_bundled_schemas_cover_the_versions_we_claim() -> None:
     assert set(KUBERNETES_VERSIONS) <= available
 
 
-@pytest.mark.parametrize("kind", sorted(CRD_KINDS))
-def test_prometheus_operator_objects_follow_their_crd(kind: str, rendered: dict[str, Any]) -> None:
-    objects = rendered["production"].of_kind(kind)
-    assert len(objects) == 1
-    jsonschema.validate(objects[0], CRD_SCHEMAS[kind])
+def test_prometheus_operator_objects_follow_their_crd(
+    values_name: str, rendered: dict[str, Any], crds: dict[tuple[str, str], dict[str, Any]]
+) -> None:
+    objects = [obj for obj in rendered[values_name].objects if obj["kind"] in CRD_KINDS]
+    if values_name == "production":
+        assert {obj["kind"] for obj in objects} == CRD_KINDS
+    errors = [
+        f"{obj['kind']}/{obj['metadata']['name']}: {error.message}"
+        for obj in objects
+        for error in jsonschema.Draft7Validator(crds[(obj["apiVersion"], obj["kind"])]).iter_errors(
+            obj
+        )
+    ]
+    assert errors == []
 
 
 def test_prometheus_rule_groups_have_unique_names(rendered: dict[str, Any]) -> None:
