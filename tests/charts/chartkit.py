@@ -38,6 +38,15 @@ TEST_VALUES: dict[str, Any] = {
     },
     "postgres": {"auth": {"password": "postgres-password"}},
 }
+# Your own Postgres and Redis given as URLs in the chart's Secret (no values file does that).
+EXTERNAL_URLS = {
+    "postgres": {"enabled": False},
+    "redis": {"enabled": False},
+    "externalDatabase": {
+        "urls": {name: f"postgresql://{name}:pw@db.example.com:5432/{name}" for name in SERVICES}
+    },
+    "externalRedis": {"url": "redis://:pw@redis.example.com:6379/0"},
+}
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "Job", "Pod")
 QUANTITY_UNITS = {
     **{"": 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12},

@@ -11,21 +11,11 @@ import copy
 from typing import Any
 
 import pytest
-from chartkit import RELEASE, SERVICES, require, values_of
+from chartkit import EXTERNAL_URLS, RELEASE, SERVICES, require, values_of
 
 kubernetes_validate = require("kubernetes_validate", "kubernetes-validate")
 
 JOB_ON = {"migrations": {"job": {"enabled": True}}, "defaults": {"migrate": {"enabled": False}}}
-
-
-EXTERNAL_URLS = {
-    "postgres": {"enabled": False},
-    "redis": {"enabled": False},
-    "externalDatabase": {
-        "urls": {name: f"postgresql://{name}:pw@db.example.com:5432/{name}" for name in SERVICES}
-    },
-    "externalRedis": {"url": "redis://:pw@redis.example.com:6379/0"},
-}
 
 
 def with_jobs(name: str) -> dict[str, Any]:

@@ -7,16 +7,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from chartkit import SERVICES, values_of
-
-EXTERNAL_URLS = {
-    "postgres": {"enabled": False},
-    "redis": {"enabled": False},
-    "externalDatabase": {
-        "urls": {name: f"postgresql://{name}:pw@db.example.com:5432/{name}" for name in SERVICES}
-    },
-    "externalRedis": {"url": "redis://:pw@redis.example.com:6379/0"},
-}
+from chartkit import EXTERNAL_URLS, SERVICES, values_of
 
 
 def test_external_values_start_no_postgres_and_no_redis(rendered: dict[str, Any]) -> None:
