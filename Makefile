@@ -8,7 +8,7 @@ RUN := $(UV) run --frozen
 .PHONY: help install up up-pubsub demo test test-setup test-unit test-integration test-e2e lint fmt typecheck asyncapi bench bench-quick servers tools clean
 
 help: ## Show the targets
-	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-21s %s\n", $$1, $$2}'
 
 install: ## Create .venv with every package (uv, locked versions)
 	$(UV) sync --frozen --all-packages
@@ -67,7 +67,7 @@ bench-quick: install ## A few seconds of load per transport (the harness smoke t
 servers: ## Start the machine's Postgres and Redis for the tests (installs them if missing)
 	scripts/ensure-servers.sh
 
-tools: ## Install the test tools from Debian packages when missing (psql, postgresql, redis-server, prometheus, buildah, runc, debootstrap)
+tools: ## Install the test tools from Debian packages when missing (psql, postgresql, redis-server, prometheus, buildah, runc, debootstrap, shellcheck)
 	scripts/ensure-tools.sh
 
 clean: ## Remove the virtualenv, caches and private servers' data
