@@ -83,7 +83,7 @@ async def test_behind_answers_503_and_consumes_nothing_until_migrated(
         assert (
             await client.put("/customers/gated/credit", json={"amount": "50"})
         ).status_code == 503
-        ready = await client.get("/readyz")  # ready all the same: see sagakit.web.readyz
+        ready = await client.get("/readyz")  # ready all the same: see sagakit.health.readyz
         assert ready.status_code == 200
         assert ready.json()["checks"]["schema"] == "behind: database at no schema, code at 0001"
         await asyncio.sleep(0.5)  # five re-checks of the schema: the event must stay unread

@@ -1,114 +1,30 @@
-"""The FastAPI shell every service shares: lifespan, health, errors, paging, AsyncAPI."""
+"""The FastAPI app every service shares: lifespan, schema gate, errors, health, AsyncAPI.
+
+The types and dependencies its routes use (ids, money, paging, long polling, the unit
+of work) are in sagakit.api.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from decimal import Decimal
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DBAPIError
 
 from sagakit import asyncapi, telemetry
-from sagakit.changes import MAX_WAIT_SECONDS, ChangeFeed
+from sagakit.api import RuntimeDep
 from sagakit.errors import Conflict, NotFound
-from sagakit.events import CENT
+from sagakit.health import health_router
 from sagakit.observability import HttpMetrics, metrics_router
 from sagakit.runtime import ServiceRuntime
 from sagakit.schema import SchemaState
-from sagakit.uow import AbstractUnitOfWork
 from sagakit.waiting import NotReachable
 
-T = TypeVar("T")
 log = logging.getLogger(__name__)
-
-CUSTOMER_ID_RULES: dict[str, Any] = {
-    "min_length": 1,
-    "max_length": 64,
-    "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.@-]*$",
-    "description": "Customer identifier: letters, digits and _ . @ -",
-    "examples": ["alice"],
-}
-CustomerId = Annotated[str, Field(**CUSTOMER_ID_RULES)]
-CustomerIdPath = Annotated[str, Path(**CUSTOMER_ID_RULES)]
-Amount = Annotated[
-    Decimal,
-    AfterValidator(lambda value: value.quantize(CENT)),
-    Field(
-        gt=0,
-        max_digits=12,
-        decimal_places=2,
-        description="Money: positive, at most 2 decimals. Sent back as a string.",
-        examples=["120.00"],
-    ),
-]
-
-
-class StrictBody(BaseModel):
-    """Request bodies reject unknown fields with a 422 naming them."""
-
-    model_config = ConfigDict(extra="forbid")
-
-
-class Page(BaseModel, Generic[T]):
-    """One page of a list endpoint."""
-
-    items: list[T]
-    total: int
-    limit: int
-    offset: int
-
-
-class PageParams(BaseModel):
-    """`?limit=&offset=` of every list endpoint."""
-
-    model_config = ConfigDict(frozen=True)
-    limit: int
-    offset: int
-
-
-# Dependencies are `async def`: FastAPI runs a plain `def` one in a worker thread, a
-# thread hop per request that costs more than the dependency itself.
-async def page_params(
-    limit: Annotated[int, Query(ge=1, le=500, description="Page size.")] = 50,
-    offset: Annotated[int, Query(ge=0, description="Items to skip.")] = 0,
-) -> PageParams:
-    """Read the paging query parameters."""
-    return PageParams(limit=limit, offset=offset)
-
-
-PageDep = Annotated[PageParams, Depends(page_params)]
-
-
-async def get_runtime(request: Request) -> ServiceRuntime:
-    """The running service's runtime (set by the lifespan)."""
-    runtime: ServiceRuntime = request.app.state.runtime
-    return runtime
-
-
-RuntimeDep = Annotated[ServiceRuntime, Depends(get_runtime)]
-
-
-async def get_changes(runtime: RuntimeDep) -> ChangeFeed:
-    """The process's feed of changed bookings, for long polling."""
-    return runtime.changes
-
-
-ChangesDep = Annotated[ChangeFeed, Depends(get_changes)]
-WaitSeconds = Annotated[
-    float,
-    Query(
-        ge=0,
-        le=MAX_WAIT_SECONDS,
-        description="Long polling: answer once the status is one of `wait_for`, or after "
-        "this many seconds with the current state (0: answer now).",
-    ),
-]
-
 
 UNAVAILABLE: dict[int | str, dict[str, Any]] = {
     503: {
@@ -128,39 +44,6 @@ async def require_schema(runtime: RuntimeDep) -> None:
             detail=f"the database schema is {why} ({schema.describe()}); retry shortly",
             headers={"Retry-After": str(max(1, round(runtime.settings.schema_check_seconds)))},
         )
-
-
-async def unit_of_work(runtime: RuntimeDep) -> AbstractUnitOfWork:
-    """A fresh unit of work for one request (services annotate it with their own type)."""
-    return runtime.new_uow()
-
-
-class Health(BaseModel):
-    """Liveness or readiness answer."""
-
-    status: str
-    checks: dict[str, str] = {}
-
-
-health_router = APIRouter(tags=["health"])
-
-
-@health_router.get("/healthz", response_model=Health)
-async def healthz() -> Health:
-    """The process is alive."""
-    return Health(status="ok")
-
-
-@health_router.get("/readyz", response_model=Health, responses={503: {"model": Health}})
-async def readyz(runtime: RuntimeDep) -> Any:
-    """The service's database and Redis answer (the schema's state is reported too)."""
-    checks = await runtime.check()
-    # The schema is reported but never makes the pod unready: with migrations in a Helm
-    # post-install hook, `helm install --wait` waits for Ready pods before it runs the
-    # hook, so a pod unready until migrated would wait forever. The API answers 503 instead.
-    ready = all(value == "ok" for key, value in checks.items() if key != "schema")
-    body = Health(status="ok" if ready else "unavailable", checks=checks)
-    return body if ready else JSONResponse(body.model_dump(), status_code=503)
 
 
 def _asyncapi_router(title: str, version: str) -> APIRouter:

@@ -11,7 +11,7 @@ from billing.domain.model import BillStatus
 from billing.entrypoints.schemas import BillPublic
 from billing.service_layer import views
 from billing.service_layer.unit_of_work import BillFilter, BillingUnitOfWork
-from sagakit.web import CustomerId, Page, PageDep, unit_of_work
+from sagakit.api import CustomerId, Page, PageDep, unit_of_work
 
 router = APIRouter(prefix="/bills", tags=["bills"])
 UowDep = Annotated[BillingUnitOfWork, Depends(unit_of_work)]

@@ -12,8 +12,8 @@ from booking.domain.model import BookingStatus
 from booking.entrypoints.schemas import BookingCreate, BookingPublic, TimelinePublic
 from booking.service_layer import handlers, views
 from booking.service_layer.unit_of_work import BookingFilter, BookingUnitOfWork
+from sagakit.api import ChangesDep, CustomerId, Page, PageDep, WaitSeconds, unit_of_work
 from sagakit.tracing import bound_to_booking
-from sagakit.web import ChangesDep, CustomerId, Page, PageDep, WaitSeconds, unit_of_work
 
 router = APIRouter(prefix="/bookings", tags=["bookings"])
 UowDep = Annotated[BookingUnitOfWork, Depends(unit_of_work)]

@@ -10,8 +10,8 @@ from pydantic import BaseModel, Field
 
 from booking.domain.model import Booking, BookingStatus
 from booking.domain.timeline import Expected, Step, Timeline
+from sagakit.api import Amount, CustomerId, StrictBody
 from sagakit.events import EventType
-from sagakit.web import Amount, CustomerId, StrictBody
 
 
 class BookingCreate(StrictBody):

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query
 from invoice.entrypoints.schemas import InvoicePublic
 from invoice.service_layer import views
 from invoice.service_layer.unit_of_work import InvoiceFilter, InvoiceUnitOfWork
-from sagakit.web import CustomerId, Page, PageDep, unit_of_work
+from sagakit.api import CustomerId, Page, PageDep, unit_of_work
 
 router = APIRouter(prefix="/invoices", tags=["invoices"])
 UowDep = Annotated[InvoiceUnitOfWork, Depends(unit_of_work)]

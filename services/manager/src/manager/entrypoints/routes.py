@@ -12,8 +12,8 @@ from manager.domain.model import ApprovalStatus
 from manager.entrypoints.schemas import ApprovalPublic, ApprovalReject
 from manager.service_layer import handlers, views
 from manager.service_layer.unit_of_work import ApprovalFilter, ManagerUnitOfWork
+from sagakit.api import CustomerId, Page, PageDep, unit_of_work
 from sagakit.tracing import bound_to_booking
-from sagakit.web import CustomerId, Page, PageDep, unit_of_work
 
 router = APIRouter(prefix="/approvals", tags=["approvals"])
 UowDep = Annotated[ManagerUnitOfWork, Depends(unit_of_work)]

@@ -9,7 +9,7 @@ from decimal import Decimal
 from pydantic import BaseModel, Field
 
 from manager.domain.model import Approval, ApprovalStatus
-from sagakit.web import StrictBody
+from sagakit.api import StrictBody
 
 DEFAULT_REJECTION_REASON = "rejected by manager"
 

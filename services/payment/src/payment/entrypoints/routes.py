@@ -17,8 +17,7 @@ from payment.entrypoints.schemas import (
 )
 from payment.service_layer import handlers, views
 from payment.service_layer.unit_of_work import PaymentFilter, PaymentUnitOfWork
-from sagakit.tracing import bound_to_booking
-from sagakit.web import (
+from sagakit.api import (
     ChangesDep,
     CustomerId,
     CustomerIdPath,
@@ -27,6 +26,7 @@ from sagakit.web import (
     WaitSeconds,
     unit_of_work,
 )
+from sagakit.tracing import bound_to_booking
 
 customer_router = APIRouter(prefix="/customers", tags=["customers"])
 payment_router = APIRouter(prefix="/payments", tags=["payments"])

@@ -9,7 +9,7 @@ from decimal import Decimal
 from pydantic import BaseModel, Field
 
 from payment.domain.model import Customer, Payment, PaymentStatus
-from sagakit.web import Amount, StrictBody
+from sagakit.api import Amount, StrictBody
 
 
 class CreditUpdate(StrictBody):
