@@ -9,6 +9,8 @@ import httpx
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from sagactl.terminal import plain
+
 SERVICES = ("booking", "manager", "billing", "payment", "invoice")
 PORTS = {"booking": 8001, "manager": 8002, "billing": 8003, "payment": 8004, "invoice": 8005}
 
@@ -54,7 +56,8 @@ class SagaClient:
     ) -> httpx.Response:
         response = await self._http.request(method, self.endpoints.url(service) + path, json=json)
         if response.status_code not in ok:
-            raise ApiError(f"{method} {service}{path}: {response.status_code} {response.text}")
+            answer = plain(response.text[:2000])  # printed as the command's error
+            raise ApiError(f"{method} {service}{path}: {response.status_code} {answer}")
         return response
 
     async def set_credit(self, customer_id: str, amount: Decimal) -> dict[str, Any]:

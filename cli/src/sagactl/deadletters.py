@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 from rich.console import Console
 from rich.table import Table
 
+from sagactl.terminal import markup
 from sagakit.deadletter import DeadLetterQueue
 
 app = typer.Typer(help="Dead letters: messages a consumer gave up on.", no_args_is_help=True)
@@ -51,15 +52,8 @@ def list_letters(
         table.add_column(column)
     for letter in letters:
         event = f"{letter.event_type} {letter.event_id}".strip() or "(unreadable)"
-        table.add_row(
-            letter.entry_id,
-            letter.failed_at,
-            letter.consumer,
-            letter.origin,
-            event,
-            str(letter.deliveries),
-            letter.error[:80],
-        )
+        cells = (letter.entry_id, letter.failed_at, letter.consumer, letter.origin, event)
+        table.add_row(*map(markup, cells), str(letter.deliveries), markup(letter.error[:80]))
     console.print(table)
 
 
@@ -87,9 +81,9 @@ def show(
         "deliveries",
         "error",
     ):
-        console.print(f"[bold]{name}:[/] {getattr(letter, name)}", highlight=False)
+        console.print(f"[bold]{name}:[/] {markup(getattr(letter, name))}", highlight=False)
     console.print("[bold]original fields:[/]")
-    console.print(letter.raw_text())
+    console.print(markup(letter.raw_text()), highlight=False)
 
 
 @app.command()
@@ -107,7 +101,7 @@ def redrive(
         return [f"{entry} -> {await queue.redrive(entry) or 'published'}" for entry in ids]
 
     for line in _with_queue(redis_url, prefix, stream, action):
-        console.print(f"redriven {line}")
+        console.print(f"redriven {markup(line)}")
 
 
 @app.command()

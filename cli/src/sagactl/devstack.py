@@ -17,6 +17,7 @@ from sqlalchemy import make_url
 
 from sagactl.backends import Backends
 from sagactl.client import PORTS, SERVICES, Endpoints, SagaClient
+from sagactl.terminal import plain
 
 COLORS = ("36", "35", "33", "32", "34", "31")
 Sink = Callable[[str, str], None]
@@ -28,7 +29,7 @@ def print_line(name: str, line: str) -> None:
     if sys.stdout.isatty():
         color = COLORS[(SERVICES.index(name) if name in SERVICES else 5)]
         label = f"\033[{color}m{label}\033[0m"
-    sys.stdout.write(f"{label} {line}\n")
+    sys.stdout.write(f"{label} {plain(line)}\n")  # a log line may quote what a client sent
     sys.stdout.flush()
 
 

@@ -9,27 +9,30 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from sagactl.terminal import markup, plain
+
 Record = dict[str, Any] | None | str
 
 
 def describe(service: str, record: Record) -> str:
-    """One short line for what a service knows about a booking."""
+    """One short line (rich markup) for what a service knows about a booking."""
     if record is None:
         return "-"
     if isinstance(record, str):
-        return record
+        return markup(record)
+    shown = {key: markup(value) for key, value in record.items()}
     if service == "booking":
-        reason = f" ({record['reason']})" if record.get("reason") else ""
-        return f"{record['status']}{reason}"
+        reason = f" ({shown['reason']})" if record.get("reason") else ""
+        return f"{shown['status']}{reason}"
     if service == "manager":
-        return f"approval {record['status']}"
+        return f"approval {shown['status']}"
     if service == "billing":
-        return f"bill {record['status']} {record['amount']}"
+        return f"bill {shown['status']} {shown['amount']}"
     if service == "payment":
-        return f"payment {record['status']}, due {record['amount_due']}"
+        return f"payment {shown['status']}, due {shown['amount_due']}"
     if service == "invoice":
-        return f"invoice {record['number']} total {record['total']}"
-    return str(record)
+        return f"invoice {shown['number']} total {shown['total']}"
+    return markup(record)
 
 
 def status_table(booking_id: str, snapshot: dict[str, Record]) -> Table:
@@ -48,7 +51,7 @@ def timeline_view(booking_id: str, timeline: Record) -> RenderableType:
     if timeline is None:
         return Text(f"No timeline: the booking service knows no booking {booking_id}.", "dim")
     if isinstance(timeline, str):
-        return Text(f"No timeline: booking service {timeline}", "red")
+        return Text(f"No timeline: booking service {plain(timeline)}", "red")
     table = Table(title=_timeline_title(timeline), title_justify="left")
     for column in ("#", "step", "producer", "at (UTC)"):
         table.add_column(column)
@@ -57,19 +60,19 @@ def timeline_view(booking_id: str, timeline: Record) -> RenderableType:
     for number, step in enumerate(timeline["steps"], start=1):
         table.add_row(
             str(number),
-            step["event_type"],
-            step["producer"],
+            markup(step["event_type"]),
+            markup(step["producer"]),
             _clock(step["occurred_at"]),
             f"+{step['since_previous_ms']:.1f}",
             _short(step["trace_id"]),
         )
-    return Group(table, *(Text(note) for note in _timeline_notes(timeline)))
+    return Group(table, *(Text(plain(note)) for note in _timeline_notes(timeline)))
 
 
 def _timeline_title(timeline: dict[str, Any]) -> str:
     state = "finished" if timeline["finished"] else "running"
     steps, took = len(timeline["steps"]), timeline["duration_ms"]
-    return f"Timeline: {timeline['status']}, {state}, {steps} steps in {took:.0f} ms"
+    return f"Timeline: {markup(timeline['status'])}, {state}, {steps} steps in {took:.0f} ms"
 
 
 def _timeline_notes(timeline: dict[str, Any]) -> list[str]:
@@ -87,4 +90,4 @@ def _clock(moment: str) -> str:
 
 
 def _short(trace_id: str | None) -> str:
-    return trace_id[:8] if trace_id else "-"
+    return markup(trace_id[:8]) if trace_id else "-"
