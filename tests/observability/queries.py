@@ -36,6 +36,7 @@ METRICS: dict[str, tuple[str, frozenset[str]]] = {
         ("saga_consumer_pending_messages", "gauge", "service stream"),
         ("saga_consumer_lag_messages", "gauge", "service stream"),
         ("saga_dead_letters_messages", "gauge", "service"),
+        ("saga_long_poll_waiters", "gauge", "service"),
         ("booking_saga_outcomes", "counter", "service outcome"),
         ("booking_saga_duration_seconds", "histogram", "service outcome"),
         ("booking_saga_step_duration_seconds", "histogram", "service step"),

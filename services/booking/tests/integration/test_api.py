@@ -26,7 +26,7 @@ async def test_created_booking_event_reaches_the_stream(
     client, redis: Redis, settings: Settings
 ) -> None:
     created = (
-        await client.post("/bookings", json={"customer_id": "al", "item": "R", "amount": 5})
+        await client.post("/bookings", json={"customer_id": "al", "item": "R", "amount": "5"})
     ).json()
     stream = f"{settings.event_prefix}CREATED_BOOKING_EVENT"
 
@@ -46,15 +46,17 @@ async def _truthy(result: Awaitable[list[Envelope]]) -> bool:
 
 async def test_bad_input_is_a_422_naming_the_field(client) -> None:
     cases = {
-        "amount": {"customer_id": "a", "item": "R", "amount": 0},
-        "customer_id": {"customer_id": "", "item": "R", "amount": 1},
-        "extra": {"customer_id": "a", "item": "R", "amount": 1, "extra": True},
+        "amount": {"customer_id": "a", "item": "R", "amount": "0"},
+        "customer_id": {"customer_id": "", "item": "R", "amount": "1"},
+        "extra": {"customer_id": "a", "item": "R", "amount": "1", "extra": True},
     }
     for field, body in cases.items():
         response = await client.post("/bookings", json=body)
         assert response.status_code == 422
         assert field in {error["loc"][-1] for error in response.json()["detail"]}
-    negative = await client.post("/bookings", json={"customer_id": "a", "item": "R", "amount": -3})
+    negative = await client.post(
+        "/bookings", json={"customer_id": "a", "item": "R", "amount": "-3"}
+    )
     assert negative.status_code == 422
 
 
@@ -68,7 +70,7 @@ async def test_unknown_and_malformed_ids(client) -> None:
 async def test_list_filters_and_pages(client) -> None:
     customer = f"c{uuid.uuid4().hex[:8]}"
     for _ in range(3):
-        await client.post("/bookings", json={"customer_id": customer, "item": "R", "amount": 1})
+        await client.post("/bookings", json={"customer_id": customer, "item": "R", "amount": "1"})
     page = (await client.get("/bookings", params={"customer_id": customer, "limit": 2})).json()
     assert page["total"] == 3 and len(page["items"]) == 2
     pending = await client.get("/bookings", params={"customer_id": customer, "status": "pending"})
@@ -111,3 +113,27 @@ async def test_a_lost_database_connection_is_a_503_then_the_pool_recovers(
         assert lost.headers["retry-after"] == "1"
         assert "retry" in lost.json()["detail"]
         assert (await client.get(missing)).status_code == 404  # a new connection
+
+
+async def test_no_free_database_connection_is_a_503_with_retry_after(
+    service, settings: Settings
+) -> None:
+    tight = settings.model_copy(
+        update={
+            "db_pool_size": 1,
+            "db_max_overflow": 0,
+            "db_pool_timeout_seconds": 0.2,
+            "relay_poll_seconds": 600,
+            "metrics_interval_seconds": 600,
+        }
+    )
+    app = service.create_app(tight)
+    async with running_app(app) as client:
+        await asyncio.sleep(0.5)  # the relay's and the sampler's first runs are over
+        async with app.state.runtime.engine.connect() as held:  # the pool's only connection
+            await held.execute(text("SELECT 1"))
+            busy = await client.get(f"/bookings/{uuid.uuid4()}")
+        assert busy.status_code == 503, busy.text
+        assert busy.headers["retry-after"] == "1"
+        assert "busy" in busy.json()["detail"]
+        assert (await client.get(f"/bookings/{uuid.uuid4()}")).status_code == 404

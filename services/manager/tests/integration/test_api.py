@@ -79,6 +79,29 @@ async def test_bad_rejection_body_is_a_422_naming_the_field(client, pending) -> 
     assert (await client.get(f"/approvals/{booking_id}")).json()["status"] == "pending"
 
 
+async def test_a_reason_with_nul_escapes_or_bidi_is_a_422_and_changes_nothing(
+    client, pending
+) -> None:
+    booking_id = await pending()
+    # NUL was a psycopg DataError (500); the others would reach operators' terminals.
+    # A lone surrogate is written as its JSON escape: no client library encodes it.
+    for reason in (r"a\u0000b", r"\u001b[2J", r"ok\r\nforged", r"\u202edesrever", r"\ud800"):
+        response = await client.post(
+            f"/approvals/{booking_id}/reject",
+            content=f'{{"reason": "{reason}"}}'.encode(),
+            headers={"content-type": "application/json"},
+        )
+        assert response.status_code == 422, response.text
+        assert response.json()["detail"][0]["loc"] == ["body", "reason"]
+    duplicate = await client.post(
+        f"/approvals/{booking_id}/reject",
+        content=b'{"reason": "a", "reason": "b"}',
+        headers={"content-type": "application/json"},
+    )
+    assert duplicate.status_code == 422
+    assert (await client.get(f"/approvals/{booking_id}")).json()["status"] == "pending"
+
+
 async def test_list_filters_and_pages_newest_first(client, pending) -> None:
     customer = f"c{uuid.uuid4().hex[:8]}"
     ids = [await pending(customer) for _ in range(3)]

@@ -114,8 +114,8 @@ async def test_put_credit_sets_the_credit_rather_than_adding(client) -> None:
 
 async def test_bad_input_is_a_422_naming_the_field(client) -> None:
     credit_cases = {
-        "amount": {"amount": 0},
-        "extra": {"amount": 1, "extra": True},
+        "amount": {"amount": "0"},
+        "extra": {"amount": "1", "extra": True},
     }
     for field, body in credit_cases.items():
         response = await client.put("/customers/alice/credit", json=body)
@@ -124,11 +124,21 @@ async def test_bad_input_is_a_422_naming_the_field(client) -> None:
     negative = await client.put("/customers/alice/credit", json={"amount": "-3"})
     assert negative.status_code == 422
     for bad_id in ("-alice", "al%20ice", "a" * 65):
-        response = await client.put(f"/customers/{bad_id}/credit", json={"amount": 1})
+        response = await client.put(f"/customers/{bad_id}/credit", json={"amount": "1"})
         assert response.status_code == 422
         assert response.json()["detail"][0]["loc"] == ["path", "customer_id"]
     for body in ({"booking_id": "nope"}, {"booking_id": str(uuid.uuid4()), "extra": 1}, {}):
         assert (await client.post("/payments", json=body)).status_code == 422
+
+
+async def test_a_credit_is_a_decimal_string_checked_before_conversion(client) -> None:
+    carol = customer_id()
+    refused = ["1e30", "9" * 5000, "NaN", "Infinity", "1e400", "10.999", "\u0661", "1_000"]
+    for amount in [*refused, 100, 1.5]:
+        response = await client.put(f"/customers/{carol}/credit", json={"amount": amount})
+        assert response.status_code == 422, (amount, response.text)
+        assert response.json()["detail"][0]["loc"] == ["body", "amount"]
+    assert (await client.get(f"/customers/{carol}")).status_code == 404  # nothing was set
 
 
 async def test_unknown_and_malformed_ids(client) -> None:

@@ -1,12 +1,19 @@
-"""Types and dependencies every service's HTTP API shares: ids, money, paging, long polling."""
+"""Types and dependencies every service's HTTP API shares: ids, money, text, paging, long polling.
+
+Input rules are checked on the text as sent, before anything converts it, and the OpenAPI
+document states each one as a standard JSON Schema keyword (`pattern`, `maxLength` ...),
+so generated clients, fuzzers and the service agree on what is valid.
+"""
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Path, Query, Request
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic_core import PydanticCustomError
 
 from sagakit.changes import MAX_WAIT_SECONDS, ChangeFeed
 from sagakit.events import CENT
@@ -24,17 +31,62 @@ CUSTOMER_ID_RULES: dict[str, Any] = {
 }
 CustomerId = Annotated[str, Field(**CUSTOMER_ID_RULES)]
 CustomerIdPath = Annotated[str, Path(**CUSTOMER_ID_RULES)]
+
+# Money: ASCII digits, at most 10 before the point and 2 after, greater than zero; no sign,
+# exponent, spaces, underscores or leading zeros. 9999999999.99 is what NUMERIC(12,2) holds.
+MONEY_PATTERN = r"^(?:[1-9][0-9]{0,9}(?:\.[0-9]{1,2})?|0\.(?:[1-9][0-9]?|0[1-9]))$"
+MONEY_RULE = (
+    'a decimal string from "0.01" to "9999999999.99" with at most 2 decimals, such as "120.50"'
+)
+_MONEY = re.compile(MONEY_PATTERN)
+
+
+def _money(value: object) -> Decimal:
+    # A JSON number is refused rather than converted: many clients hold it as a binary
+    # float (0.1 + 0.2), and the text is checked before Decimal ever sees it.
+    if not isinstance(value, str) or _MONEY.fullmatch(value) is None:
+        raise PydanticCustomError("money", f"Money is {MONEY_RULE}")
+    return Decimal(value).quantize(CENT)  # exact: the pattern allows at most 2 decimals
+
+
 Amount = Annotated[
     Decimal,
-    AfterValidator(lambda value: value.quantize(CENT)),
-    Field(
-        gt=0,
-        max_digits=12,
-        decimal_places=2,
-        description="Money: positive, at most 2 decimals. Sent back as a string.",
-        examples=["120.00"],
+    BeforeValidator(_money),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": MONEY_PATTERN,
+            "minLength": 1,
+            "maxLength": 13,
+            "description": f"Money: {MONEY_RULE}. Sent back with 2 decimals.",
+            "examples": ["120.00"],
+        },
+        mode="validation",
     ),
 ]
+
+# Free text (an item, a reason) reaches operators' terminals, logs and other services:
+# no control characters (C0, DEL, C1: NUL, ESC, CR, LF, tab ...), no line or paragraph
+# separators and no bidirectional formatting characters (which reorder what a reader sees).
+# Lone surrogates are not text at all and fail as "not a valid string" before this.
+TEXT_PATTERN = r"^[^\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]*$"
+_TEXT = re.compile(TEXT_PATTERN)
+
+
+def _printable(value: str) -> str:
+    if _TEXT.fullmatch(value) is None:
+        raise PydanticCustomError(
+            "text", "Text must not contain control characters or bidirectional formatting"
+        )
+    return value
+
+
+FreeText = Annotated[
+    str,
+    AfterValidator(_printable),
+    Field(min_length=1, json_schema_extra={"pattern": TEXT_PATTERN}),
+]
+"""One line of text; give its `max_length` where it is used."""
 
 
 class StrictBody(BaseModel):
@@ -60,11 +112,14 @@ class PageParams(BaseModel):
     offset: int
 
 
+MAX_OFFSET = 2**63 - 1  # Postgres' OFFSET is a bigint
+
+
 # Dependencies are `async def`: FastAPI runs a plain `def` one in a worker thread, a
 # thread hop per request that costs more than the dependency itself.
 async def page_params(
     limit: Annotated[int, Query(ge=1, le=500, description="Page size.")] = 50,
-    offset: Annotated[int, Query(ge=0, description="Items to skip.")] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip.")] = 0,
 ) -> PageParams:
     """Read the paging query parameters."""
     return PageParams(limit=limit, offset=offset)

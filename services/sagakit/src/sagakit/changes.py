@@ -7,6 +7,11 @@ read again after 50 ms, 100 ms, 200 ms ... then every second: correct with any n
 replicas, immediate with one, and a long wait costs a read per second. A waiting
 request holds no database connection. When the process shuts down, `close()` ends every
 wait: each request reads once more and answers with what there is.
+
+Waiting is bounded so that a flood of long polls cannot take the process down: at most
+`max_waiters` requests wait at once (the next one gets `Overloaded`, a 503 with
+`Retry-After`), and all their reads share `connections` database connections, so the
+waiters never take the pool from the other requests however many they are.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Protocol, TypeVar
 
-from sagakit.errors import NotFound
+from sagakit.errors import NotFound, Overloaded
 
 T = TypeVar("T")
 
@@ -37,9 +42,17 @@ MAX_WAIT_SECONDS = 30.0
 class ChangeFeed:
     """Which bookings changed, for the requests of this process waiting on one."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_waiters: int = 500, connections: int = 2) -> None:
         self._waiting: dict[uuid.UUID, tuple[asyncio.Event, int]] = {}
         self._closed = False
+        self._max_waiters = max_waiters
+        self._waiters = 0
+        self._readers = asyncio.Semaphore(connections)
+
+    @property
+    def waiters(self) -> int:
+        """Requests waiting now (long polls admitted and not answered yet)."""
+        return self._waiters
 
     def close(self) -> int:
         """Shutdown: wake every waiter and answer later requests at once; returns the waiters."""
@@ -109,8 +122,23 @@ class ChangeFeed:
         wait_for: Iterable[Any] | None,
         wait: float,
     ) -> S:
-        """`read()` now; with statuses in `wait_for`, once it has one of them (or `wait` ends)."""
+        """`read()` now; with statuses in `wait_for`, once it has one of them (or `wait` ends).
+
+        Raises `Overloaded` when it would wait and `max_waiters` requests already do.
+        """
         wanted = set(wait_for or ())
-        return await self.until(
-            booking_id, read, lambda found: found.status in wanted, wait if wanted else 0
-        )
+        if not wanted or wait <= 0:
+            return await read()
+        if self._waiters >= self._max_waiters:
+            raise Overloaded(f"{self._waiters} requests are waiting already")
+        self._waiters += 1
+        try:
+            return await self.until(
+                booking_id, lambda: self._shared(read), lambda found: found.status in wanted, wait
+            )
+        finally:
+            self._waiters -= 1
+
+    async def _shared(self, read: Callable[[], Awaitable[S]]) -> S:
+        async with self._readers:
+            return await read()

@@ -27,13 +27,18 @@ def normalize_url(url: str) -> URL:
 
 
 def create_engine(
-    url: str, pool_size: int = 10, max_overflow: int = 10, pre_ping: bool = False
+    url: str,
+    pool_size: int = 10,
+    max_overflow: int = 10,
+    pre_ping: bool = False,
+    pool_timeout: float = 30.0,
 ) -> AsyncEngine:
     """An async engine holding up to `pool_size` + `max_overflow` connections.
 
     `pool_size` connections stay open once used; `max_overflow` more are opened at peaks
     and closed when returned. The sum is what one process may hold on the server, the
-    number the chart's connection budget counts.
+    number the chart's connection budget counts. A caller that finds them all busy waits
+    up to `pool_timeout` seconds, then gets `sqlalchemy.exc.TimeoutError` (HTTP: 503).
 
     Without `pre_ping`, a database restart fails the one operation that meets a dead
     connection (SQLAlchemy then drops the whole pool): a message is redelivered, an HTTP
@@ -44,6 +49,7 @@ def create_engine(
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_pre_ping=pre_ping,
+        pool_timeout=pool_timeout,
     )
 
 

@@ -7,3 +7,7 @@ class NotFound(LookupError):
 
 class Conflict(RuntimeError):
     """The request is valid but the current state forbids it (HTTP 409)."""
+
+
+class Overloaded(RuntimeError):
+    """The process has no room for this request now; retry shortly (HTTP 503, Retry-After)."""

@@ -66,6 +66,11 @@ DEAD_LETTERS = Gauge(
     "Messages waiting in the dead-letter stream.",
     ["service"],
 )
+LONG_POLL_WAITERS = Gauge(
+    "saga_long_poll_waiters",
+    "Long polls waiting now (at most LONG_POLL_MAX_WAITERS per process).",
+    ["service"],
+)
 SAGA_OUTCOMES = Counter(
     "booking_saga_outcomes",
     "Sagas that ended, by outcome: reserved, failed or rejected.",

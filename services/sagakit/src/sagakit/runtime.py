@@ -52,6 +52,7 @@ class ServiceRuntime:
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_max_overflow,
             pre_ping=settings.db_pool_pre_ping,
+            pool_timeout=settings.db_pool_timeout_seconds,
         )
         telemetry.instrument_engine(self.engine)
         self.redis = Redis.from_url(settings.redis_url)
@@ -59,7 +60,11 @@ class ServiceRuntime:
         self.dead_letters = DeadLetterQueue(
             self.redis, settings.event_prefix + settings.dead_letter_stream
         )
-        self.changes = ChangeFeed()
+        self.changes = ChangeFeed(
+            max_waiters=settings.long_poll_max_waiters,
+            # Never more than the pool holds: the waiters must leave connections to the rest.
+            connections=min(settings.long_poll_connections, settings.db_pool_size),
+        )
         self.relay = OutboxRelay(
             self.engine,
             spec.tables.outbox,
@@ -187,11 +192,14 @@ class ServiceRuntime:
         async def dead_letters() -> None:
             metrics.DEAD_LETTERS.labels(name).set(await self.dead_letters.size())
 
+        async def waiters() -> None:
+            metrics.LONG_POLL_WAITERS.labels(name).set(self.changes.waiters)
+
         async def own() -> None:
             if self.spec.sampler is not None:
                 await self.spec.sampler(engine)
 
-        return [outbox, streams, dead_letters, own]
+        return [outbox, streams, dead_letters, waiters, own]
 
     async def check(self) -> dict[str, str]:
         """Readiness: does the database answer, does Redis answer? And the schema's state."""

@@ -41,14 +41,31 @@ def begin_shutdown(app: FastAPI) -> None:
         runtime.begin_shutdown()
 
 
-def serve(app_factory_path: str, settings: ServiceSettings) -> None:
-    """Build the app from its factory ("module:function") and serve it until stopped."""
-    app: FastAPI = import_from_string(app_factory_path)()
-    config = uvicorn.Config(
+def server_config(app: FastAPI, settings: ServiceSettings) -> uvicorn.Config:
+    """uvicorn's configuration: where to listen, how long to drain, what a client may cost.
+
+    The parser is h11 with an explicit bound on the request head (request line and
+    headers): it answers 400 and drops a head above it before it is in memory. httptools,
+    uvicorn's default when installed, keeps reading headers without any bound (200 MB of
+    them grew a process to 260 MB). The bound leaves room above the URL and header caps
+    (sagakit.guards), so within it a client gets their precise 414 or 431.
+    `limit_concurrency`: open connections or running requests beyond it get a 503.
+    """
+    head_bytes = 2 * (settings.http_max_url_bytes + settings.http_max_header_bytes)
+    return uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
         log_config=None,
         timeout_graceful_shutdown=math.ceil(settings.shutdown_http_seconds),
+        http="h11",
+        h11_max_incomplete_event_size=head_bytes,
+        limit_concurrency=settings.http_limit_concurrency,
     )
+
+
+def serve(app_factory_path: str, settings: ServiceSettings) -> None:
+    """Build the app from its factory ("module:function") and serve it until stopped."""
+    app: FastAPI = import_from_string(app_factory_path)()
+    config = server_config(app, settings)
     GracefulServer(config, on_shutdown=lambda: begin_shutdown(app)).run()

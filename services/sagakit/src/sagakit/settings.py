@@ -47,6 +47,9 @@ class ServiceSettings(BaseSettings):
         default=10, ge=0, description="Extra connections a process opens at peaks, then closes."
     )
     db_pool_pre_ping: bool = False
+    db_pool_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="How long a request waits for a free connection: then 503."
+    )
     log_level: str = "INFO"
     log_format: str = Field(default="json", pattern="^(json|text)$")
     metrics_interval_seconds: float = Field(default=5.0, gt=0)
@@ -66,6 +69,24 @@ class ServiceSettings(BaseSettings):
     )
     shutdown_relay_seconds: float = Field(
         default=5.0, gt=0, description="How long the last outbox drain may take."
+    )
+
+    # What one request or one flood may cost (docs/security.md).
+    http_max_body_bytes: int = Field(default=65_536, ge=1024, description="Larger bodies: 413.")
+    http_max_url_bytes: int = Field(
+        default=4096, ge=256, description="Longer path plus query string: 414."
+    )
+    http_max_header_bytes: int = Field(
+        default=16_384, ge=1024, description="More bytes of header names and values: 431."
+    )
+    http_limit_concurrency: int = Field(
+        default=1000, ge=10, description="Open connections or requests beyond which uvicorn: 503."
+    )
+    long_poll_max_waiters: int = Field(
+        default=500, ge=0, description="Long polls waiting at once per process; beyond: 503."
+    )
+    long_poll_connections: int = Field(
+        default=2, ge=1, description="Database connections the waiting long polls share."
     )
 
     def resolved_database_url(self) -> str:

@@ -12,24 +12,29 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from sagakit import asyncapi, telemetry
 from sagakit.api import RuntimeDep
-from sagakit.errors import Conflict, NotFound
+from sagakit.errors import Conflict, NotFound, Overloaded
+from sagakit.guards import RequestLimits, strict_json, validation_failed
 from sagakit.health import health_router
 from sagakit.observability import HttpMetrics, metrics_router
 from sagakit.runtime import ServiceRuntime
 from sagakit.schema import SchemaState
+from sagakit.settings import ServiceSettings
 from sagakit.waiting import NotReachable
 
 log = logging.getLogger(__name__)
 
 UNAVAILABLE: dict[int | str, dict[str, Any]] = {
     503: {
-        "description": "The database is not usable yet: its schema is being migrated, or the "
-        "connection was lost. Retry after `Retry-After` seconds."
+        "description": "No room for the request now: the database schema is being migrated, "
+        "the connection was lost, every database connection is busy or too many requests "
+        "are waiting already. Retry after `Retry-After` seconds."
     }
 }
 
@@ -70,6 +75,7 @@ def create_service_app(
     version: str,
     runtime_factory: Callable[[], ServiceRuntime],
     routers: Sequence[APIRouter],
+    settings: ServiceSettings,
 ) -> FastAPI:
     """A FastAPI app that starts the service runtime for its lifetime."""
 
@@ -89,17 +95,45 @@ def create_service_app(
             await runtime.stop()
 
     telemetry.configure(service_name)
-    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
+    app = FastAPI(
+        title=title,
+        description=description,
+        version=version,
+        lifespan=lifespan,
+        max_body_size=settings.http_max_body_bytes,  # 413, counted as the body streams in
+    )
+    guards = [Depends(require_schema), Depends(strict_json)]
     for router in routers:
-        app.include_router(router, dependencies=[Depends(require_schema)], responses=UNAVAILABLE)
+        app.include_router(router, dependencies=guards, responses=UNAVAILABLE)
     for router in (health_router, metrics_router, _asyncapi_router(title, version)):
         app.include_router(router)
+    app.add_middleware(
+        RequestLimits,
+        max_url_bytes=settings.http_max_url_bytes,
+        max_header_bytes=settings.http_max_header_bytes,
+    )
     app.add_middleware(HttpMetrics, service=service_name)
     telemetry.instrument_app(app)
+    _add_error_handlers(app)
+    return app
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, validation_failed)
     app.add_exception_handler(NotFound, _status_handler(404))
     app.add_exception_handler(Conflict, _status_handler(409))
+    app.add_exception_handler(Overloaded, _retry_later)
+    app.add_exception_handler(PoolTimeout, _retry_later)
     app.add_exception_handler(DBAPIError, _database_unavailable)
-    return app
+
+
+async def _retry_later(_: Request, exc: Exception) -> JSONResponse:
+    # Too many waiting long polls, or no database connection free within the pool
+    # timeout: the process is busy, not broken; the client should come back shortly.
+    detail = str(exc) if isinstance(exc, Overloaded) else "every database connection is busy"
+    return JSONResponse(
+        {"detail": f"{detail}; retry shortly"}, status_code=503, headers={"Retry-After": "1"}
+    )
 
 
 async def _database_unavailable(_: Request, exc: Exception) -> JSONResponse:

@@ -6,7 +6,7 @@ import uuid
 import pytest
 
 from sagakit.changes import ChangeFeed
-from sagakit.errors import NotFound
+from sagakit.errors import NotFound, Overloaded
 
 
 async def test_every_waiter_of_a_booking_wakes_on_its_change_and_no_other() -> None:
@@ -80,3 +80,61 @@ async def test_close_answers_every_waiting_request_with_what_there_is_now() -> N
     assert len(reads) == 6  # one more read each, after the close
     late = await asyncio.wait_for(feed.until(booking_id, read, lambda s: s == "reserved", 30), 1)
     assert late == "pending"  # a request after the close does not wait at all
+
+
+class Found:
+    def __init__(self, status: str) -> None:
+        self.status = status
+
+
+async def test_beyond_max_waiters_a_long_poll_is_refused_at_once_and_a_plain_read_is_not() -> None:
+    feed, booking_id = ChangeFeed(max_waiters=2), uuid.uuid4()
+    reads = 0
+
+    async def read() -> Found:
+        nonlocal reads
+        reads += 1
+        return Found("pending")
+
+    polls = [asyncio.create_task(feed.read(booking_id, read, ["paid"], 30)) for _ in range(2)]
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert feed.waiters == 2
+    before = reads
+    with pytest.raises(Overloaded):
+        await feed.read(booking_id, read, ["paid"], 30)
+    assert reads == before  # refused without touching the database
+    assert (await feed.read(booking_id, read, None, 0)).status == "pending"  # no wait: served
+    assert (await feed.read(booking_id, read, ["paid"], 0)).status == "pending"
+    feed.close()
+    await asyncio.wait_for(asyncio.gather(*polls), 1)
+    assert feed.waiters == 0
+
+
+async def test_waiting_requests_share_a_fixed_number_of_connections() -> None:
+    feed = ChangeFeed(max_waiters=100, connections=2)
+    inside = most = 0
+
+    async def read() -> Found:
+        nonlocal inside, most
+        inside += 1
+        most = max(most, inside)
+        await asyncio.sleep(0.01)  # a query holding its connection
+        inside -= 1
+        return Found("pending")
+
+    polls = [feed.read(uuid.uuid4(), read, ["paid"], 0.3) for _ in range(50)]
+    assert len(await asyncio.gather(*polls)) == 50
+    assert most == 2
+    assert feed.waiters == 0
+
+
+async def test_a_waiter_that_fails_gives_its_place_back() -> None:
+    feed = ChangeFeed(max_waiters=1)
+
+    async def read() -> Found:
+        raise RuntimeError("database gone")
+
+    with pytest.raises(RuntimeError):
+        await feed.read(uuid.uuid4(), read, ["paid"], 5)
+    assert feed.waiters == 0

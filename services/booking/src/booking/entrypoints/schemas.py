@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from booking.domain.model import Booking, BookingStatus
 from booking.domain.timeline import Expected, Step, Timeline
-from sagakit.api import Amount, CustomerId, StrictBody
+from sagakit.api import Amount, CustomerId, FreeText, StrictBody
 from sagakit.events import EventType
 
 
@@ -18,7 +18,7 @@ class BookingCreate(StrictBody):
     """What a customer sends to book an item."""
 
     customer_id: CustomerId
-    item: str = Field(min_length=1, max_length=200, examples=["Room 101, 2 nights"])
+    item: FreeText = Field(max_length=200, examples=["Room 101, 2 nights"])
     amount: Amount
 
 

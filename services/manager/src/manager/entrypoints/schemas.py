@@ -9,7 +9,7 @@ from decimal import Decimal
 from pydantic import BaseModel, Field
 
 from manager.domain.model import Approval, ApprovalStatus
-from sagakit.api import StrictBody
+from sagakit.api import FreeText, StrictBody
 
 DEFAULT_REJECTION_REASON = "rejected by manager"
 
@@ -17,9 +17,8 @@ DEFAULT_REJECTION_REASON = "rejected by manager"
 class ApprovalReject(StrictBody):
     """What a manager may say when rejecting a booking."""
 
-    reason: str = Field(
+    reason: FreeText = Field(
         default=DEFAULT_REJECTION_REASON,
-        min_length=1,
         max_length=500,
         examples=["the room is closed for repairs"],
     )
