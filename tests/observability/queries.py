@@ -37,6 +37,7 @@ METRICS: dict[str, tuple[str, frozenset[str]]] = {
         ("saga_consumer_lag_messages", "gauge", "service stream"),
         ("saga_dead_letters_messages", "gauge", "service"),
         ("saga_long_poll_waiters", "gauge", "service"),
+        ("saga_retention_deleted_rows", "counter", "service table"),
         ("booking_saga_outcomes", "counter", "service outcome"),
         ("booking_saga_duration_seconds", "histogram", "service outcome"),
         ("booking_saga_step_duration_seconds", "histogram", "service step"),

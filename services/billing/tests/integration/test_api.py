@@ -157,7 +157,7 @@ async def test_health_readiness_and_event_documentation(client) -> None:
         "checks": {
             "database": "ok",
             "redis": "ok",
-            "schema": "current: database at 0001, code at 0001",
+            "schema": "current: database at 0002, code at 0002",
         },
     }
     spec = (await client.get("/asyncapi.json")).text

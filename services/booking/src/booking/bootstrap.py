@@ -1,25 +1,28 @@
 """The one place that wires the booking service's settings, adapters and handlers."""
 
-from booking.adapters.orm import messaging
+from booking.adapters.orm import messaging, saga_journal
 from booking.adapters.saga_metrics import sample_running_sagas
 from booking.adapters.unit_of_work import SqlBookingUnitOfWork
 from booking.config import Settings
 from booking.service_layer.handlers import EVENT_HANDLERS
 from sagakit.events import EventType
+from sagakit.retention import Expiry
 from sagakit.runtime import ServiceRuntime
 from sagakit.spec import ServiceSpec
-
-SPEC = ServiceSpec(
-    name="booking",
-    migrations="booking:migrations",
-    tables=messaging,
-    unit_of_work=SqlBookingUnitOfWork,
-    publishes=(EventType.CREATED_BOOKING_EVENT,),
-    handlers=EVENT_HANDLERS,
-    sampler=sample_running_sagas,
-)
 
 
 def bootstrap(settings: Settings | None = None) -> ServiceRuntime:
     """A runtime for the booking service (not started)."""
-    return ServiceRuntime(SPEC, settings or Settings())
+    resolved = settings or Settings()
+    # Built here, not at import time: the journal's retention is a setting.
+    spec = ServiceSpec(
+        name="booking",
+        migrations="booking:migrations",
+        tables=messaging,
+        unit_of_work=SqlBookingUnitOfWork,
+        publishes=(EventType.CREATED_BOOKING_EVENT,),
+        handlers=EVENT_HANDLERS,
+        sampler=sample_running_sagas,
+        expiring=(Expiry(saga_journal, "recorded_at", resolved.journal_retention_days),),
+    )
+    return ServiceRuntime(spec, resolved)

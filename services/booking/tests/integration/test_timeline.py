@@ -2,10 +2,11 @@
 
 import json
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from redis.asyncio import Redis
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 
 from booking.adapters.orm import messaging, saga_journal
 from booking.config import Settings
@@ -18,7 +19,7 @@ from sagakit.events import (
     PaidBooking,
     SagaEvent,
 )
-from sagakit.testing import consumed, count_rows, eventually, read_messages
+from sagakit.testing import consumed, count_rows, eventually, read_messages, running_app
 from sagakit.tracing import trace_id
 from sagakit.transport import DATA_FIELD
 
@@ -173,3 +174,27 @@ async def test_timeline_of_unknown_or_malformed_booking(client) -> None:
     malformed = await client.get("/bookings/nope/timeline")
     assert malformed.status_code == 422
     assert malformed.json()["detail"][0]["loc"] == ["path", "booking_id"]
+
+
+async def test_old_journal_rows_are_purged_and_the_timeline_still_answers(
+    service, settings: Settings, redis, engine
+) -> None:
+    purging = settings.model_copy(
+        update={"journal_retention_days": 90, "retention_interval_seconds": 0.2}
+    )
+    async with running_app(service.create_app(purging)) as client:
+        saga = Saga(client, redis, purging)
+        await saga.start()  # its CREATED step is journaled
+        async with engine.begin() as conn:  # ... as if 91 days ago
+            await conn.execute(
+                update(saga_journal)
+                .where(saga_journal.c.booking_id == saga.booking_id)
+                .values(recorded_at=func.now() - timedelta(days=91))
+            )
+
+        async def purged() -> bool:
+            return await count_rows(engine, saga_journal, booking_id=saga.booking_id) == 0
+
+        assert await eventually(purged)
+        timeline = await saga.timeline()
+        assert timeline["steps"] == [] and timeline["status"] == "pending"

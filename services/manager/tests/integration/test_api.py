@@ -127,7 +127,7 @@ async def test_health_and_readiness(client) -> None:
         "checks": {
             "database": "ok",
             "redis": "ok",
-            "schema": "current: database at 0001, code at 0001",
+            "schema": "current: database at 0002, code at 0002",
         },
     }
     spec = (await client.get("/asyncapi.json")).text

@@ -71,6 +71,11 @@ LONG_POLL_WAITERS = Gauge(
     "Long polls waiting now (at most LONG_POLL_MAX_WAITERS per process).",
     ["service"],
 )
+RETENTION_DELETED = Counter(
+    "saga_retention_deleted_rows",
+    "Rows the retention job deleted because they were older than their retention.",
+    ["service", "table"],
+)
 SAGA_OUTCOMES = Counter(
     "booking_saga_outcomes",
     "Sagas that ended, by outcome: reserved, failed or rejected.",

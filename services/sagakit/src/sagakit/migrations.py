@@ -18,7 +18,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
 from sagakit.db import ensure_database, normalize_url
-from sagakit.tables import messaging_tables
+from sagakit.tables import INBOX_AGE_INDEX, messaging_tables
 from sagakit.waiting import retry
 
 log = logging.getLogger(__name__)
@@ -134,9 +134,21 @@ def _migration_lock(connection: Connection) -> Iterator[None]:
 
 
 def create_messaging_tables() -> None:
-    """Create the outbox and inbox (version 1) inside a service migration."""
+    """Create the outbox and inbox as version 1 had them, inside a service migration."""
     for table in messaging_tables(MetaData()):
+        # Indexes added by a later version come with that version's migration.
+        table.indexes = {index for index in table.indexes if index.name != INBOX_AGE_INDEX}
         table.create(op.get_bind())
+
+
+def index_inbox_by_age() -> None:
+    """Version 2 of the messaging tables: the inbox's index on `processed_at` (retention)."""
+    op.create_index(INBOX_AGE_INDEX, "inbox", ["processed_at"])
+
+
+def drop_inbox_age_index() -> None:
+    """Back to version 1 of the messaging tables."""
+    op.drop_index(INBOX_AGE_INDEX, table_name="inbox")
 
 
 def drop_messaging_tables() -> None:

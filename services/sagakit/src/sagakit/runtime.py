@@ -16,15 +16,16 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from contextlib import contextmanager
+from typing import Any
 from urllib.parse import urlsplit
 
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from sagakit import db, metrics, monitoring, telemetry
+from sagakit import db, metrics, monitoring, retention, telemetry
 from sagakit.changes import ChangeFeed
 from sagakit.consumer import EventConsumer
 from sagakit.deadletter import DeadLetterQueue
@@ -84,6 +85,7 @@ class ServiceRuntime:
             self.bus.subscribe(event_type, self.consumer, handler)
         self.schema = SchemaGate(self.engine, spec.migrations, settings.schema_check_seconds)
         self._sampler_task: asyncio.Task[None] | None = None
+        self._retention_task: asyncio.Task[None] | None = None
         self._gate_task: asyncio.Task[None] | None = None
         self._shutdown_began: float | None = None
         self._consuming = False
@@ -134,6 +136,20 @@ class ServiceRuntime:
         await self._retry_redis(self._start_broker, wait)
         self._consuming = True
         self.relay.start()
+        self._retention_task = asyncio.create_task(self._purge(), name="retention")
+
+    def _purge(self) -> Coroutine[Any, Any, None]:
+        settings = self.settings
+        inbox = retention.Expiry(
+            self.spec.tables.inbox, "processed_at", settings.inbox_retention_days
+        )
+        return retention.purge_forever(
+            self.engine,
+            (inbox, *self.spec.expiring),
+            self.spec.name,
+            settings.retention_interval_seconds,
+            settings.retention_batch_size,
+        )
 
     async def _start_broker(self) -> None:
         try:
@@ -164,6 +180,7 @@ class ServiceRuntime:
         self.begin_shutdown()
         await cancel(self._gate_task)
         await cancel(self._sampler_task)
+        await cancel(self._retention_task)
         if self._consuming:
             with _phase("event consumers stopped"):
                 handed = await self.bus.stop_consuming()

@@ -71,7 +71,7 @@ class ServiceSettings(BaseSettings):
         default=5.0, gt=0, description="How long the last outbox drain may take."
     )
 
-    # What one request or one flood may cost (docs/security.md).
+    # What one request, one flood or one year of traffic may cost (docs/security.md).
     http_max_body_bytes: int = Field(default=65_536, ge=1024, description="Larger bodies: 413.")
     http_max_url_bytes: int = Field(
         default=4096, ge=256, description="Longer path plus query string: 414."
@@ -88,6 +88,13 @@ class ServiceSettings(BaseSettings):
     long_poll_connections: int = Field(
         default=2, ge=1, description="Database connections the waiting long polls share."
     )
+    inbox_retention_days: int = Field(
+        default=30, ge=0, description="Inbox rows older than this are deleted; 0 keeps them."
+    )
+    retention_interval_seconds: float = Field(
+        default=3600.0, gt=0, description="How often old rows are looked for."
+    )
+    retention_batch_size: int = Field(default=1000, ge=1, description="Rows deleted per statement.")
 
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to a database named after the service on localhost."""

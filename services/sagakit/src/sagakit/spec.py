@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sagakit.events import EventType
 from sagakit.monitoring import Sampler
+from sagakit.retention import Expiry
 from sagakit.tables import MessagingTables
 from sagakit.uow import Handler
 
@@ -42,3 +43,5 @@ class ServiceSpec:
     # The Alembic script location ("booking:migrations"); the schema gate compares the
     # database with its head. None: no gate.
     migrations: str | None = None
+    # Tables besides the inbox that only grow with traffic (sagakit.retention).
+    expiring: tuple[Expiry, ...] = ()

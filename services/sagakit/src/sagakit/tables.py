@@ -9,6 +9,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Identity,
+    Index,
     MetaData,
     String,
     Table,
@@ -17,6 +18,8 @@ from sqlalchemy import (
     func,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+
+INBOX_AGE_INDEX = "ix_inbox_processed_at"
 
 
 class MessagingTables(NamedTuple):
@@ -49,6 +52,8 @@ def messaging_tables(metadata: MetaData) -> MessagingTables:
         Column("event_id", Uuid, primary_key=True),
         Column("event_type", String(64), nullable=False),
         Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        # Version 2: the retention job finds the old rows by age (sagakit.retention).
+        Index(INBOX_AGE_INDEX, "processed_at"),
     )
     return MessagingTables(outbox, inbox)
 

@@ -34,4 +34,5 @@ saga_journal = Table(
     Column("trace_id", String(32), nullable=True),
     Column("causation_id", Uuid, nullable=True),
     Index("ix_saga_journal_booking_id_occurred_at", "booking_id", "occurred_at"),
+    Index("ix_saga_journal_recorded_at", "recorded_at"),  # retention finds old rows by age
 )
