@@ -1,7 +1,8 @@
 """The event streams at their longest fit in the rendered Redis maxmemory, with headroom.
 
 Nothing here is a constant: the bytes one stream entry takes are measured on the real
-Redis, with the largest envelopes the APIs accept published the way the services publish
+Redis, with the largest envelopes the APIs accept (the longest item and reason, in the
+characters that take the most bytes on the wire) published the way the services publish
 them (sagakit's EventBus: JsonMessageFormat, trace headers, XADD MAXLEN ~), and a dead
 letter as DeadLetterQueue stores it. Then, for each values file that runs the chart's own
 Redis, every event stream and the dead-letter stream, each (STREAM_MAXLEN + one stream
@@ -41,6 +42,10 @@ STREAMS_SHARE = 0.8
 # sets another.
 DEFAULT_NODE_ENTRIES = 100
 MEASURED_MAXLEN = 1000  # the smallest STREAM_MAXLEN the settings allow
+# The free text the APIs accept that is largest on the wire: an astral-plane character
+# takes 4 bytes in the envelope's JSON and 12 once the transport's JSON escapes it
+# (\ud83d\ude00); an ASCII letter takes 1. Customers choose the item's characters.
+WIDEST_CHARACTER = "\U0001f600"
 
 
 def max_length(model: Any, field: str) -> int:
@@ -55,8 +60,8 @@ def largest_message(event_type: EventType) -> OutboxMessage:
     fields: dict[str, Any] = {
         "booking_id": booking_id,
         "customer_id": "c" * max_length(BookingCreate, "customer_id"),
-        "item": "i" * max_length(BookingCreate, "item"),
-        "reason": "r" * max_length(ApprovalReject, "reason"),
+        "item": WIDEST_CHARACTER * max_length(BookingCreate, "item"),
+        "reason": WIDEST_CHARACTER * max_length(ApprovalReject, "reason"),
         "amount": largest_amount,
         "available_credit": largest_amount,
         "total": largest_amount,
