@@ -10,8 +10,9 @@ wait: each request reads once more and answers with what there is.
 
 Waiting is bounded so that a flood of long polls cannot take the process down: at most
 `max_waiters` requests wait at once (the next one gets `Overloaded`, a 503 with
-`Retry-After`), and all their reads share `connections` database connections, so the
-waiters never take the pool from the other requests however many they are.
+`Retry-After`), all their reads share `connections` database connections, so the
+waiters never take the pool from the other requests however many they are, and together
+they read again at most `RECHECKS_PER_SECOND` times a second.
 """
 
 from __future__ import annotations
@@ -36,16 +37,24 @@ class HasStatus(Protocol):
 S = TypeVar("S", bound=HasStatus)
 FIRST_RECHECK_SECONDS = 0.05
 MAX_RECHECK_SECONDS = 1.0
+# All waiters of a process together read again at most this often per second (for the
+# changes of other replicas): 500 waiters look every 5 s instead of every second, and
+# a flood of long polls cannot spend the process's CPU on reads. This process's own
+# commits still wake their waiters at once.
+RECHECKS_PER_SECOND = 100.0
 MAX_WAIT_SECONDS = 30.0
 
 
 class ChangeFeed:
     """Which bookings changed, for the requests of this process waiting on one."""
 
-    def __init__(self, max_waiters: int = 500, connections: int = 2) -> None:
+    def __init__(
+        self, max_waiters: int = 500, connections: int = 2, turn_timeout: float = 10.0
+    ) -> None:
         self._waiting: dict[uuid.UUID, tuple[asyncio.Event, int]] = {}
         self._closed = False
         self._max_waiters = max_waiters
+        self._turn_timeout = turn_timeout
         self._waiters = 0
         self._readers = asyncio.Semaphore(connections)
 
@@ -113,7 +122,8 @@ class ChangeFeed:
                 if ready(found) or self._closed or loop.time() >= deadline:
                     return found
             await self.wait(booking_id, min(recheck, max(deadline - loop.time(), 0)))
-            recheck = min(recheck * 2, MAX_RECHECK_SECONDS)
+            slowest = max(MAX_RECHECK_SECONDS, self._waiters / RECHECKS_PER_SECOND)
+            recheck = min(recheck * 2, slowest)
 
     async def read(
         self,
@@ -140,5 +150,14 @@ class ChangeFeed:
             self._waiters -= 1
 
     async def _shared(self, read: Callable[[], Awaitable[S]]) -> S:
-        async with self._readers:
+        # A waiter waits for its turn on the shared connections as long as any request
+        # waits for a pooled connection (DB_POOL_TIMEOUT_SECONDS), then gets a 503.
+        try:
+            async with asyncio.timeout(self._turn_timeout):
+                await self._readers.acquire()
+        except TimeoutError:
+            raise Overloaded("the waiting requests' reads are behind") from None
+        try:
             return await read()
+        finally:
+            self._readers.release()

@@ -65,6 +65,7 @@ class ServiceRuntime:
             max_waiters=settings.long_poll_max_waiters,
             # Never more than the pool holds: the waiters must leave connections to the rest.
             connections=min(settings.long_poll_connections, settings.db_pool_size),
+            turn_timeout=settings.db_pool_timeout_seconds,
         )
         self.relay = OutboxRelay(
             self.engine,

@@ -130,10 +130,13 @@ def _add_error_handlers(app: FastAPI) -> None:
 async def _retry_later(_: Request, exc: Exception) -> JSONResponse:
     # Too many waiting long polls, or no database connection free within the pool
     # timeout: the process is busy, not broken; the client should come back shortly.
+    headers = {"Retry-After": "1"}
+    if isinstance(exc, Overloaded):
+        # A refused long poll also gives its connection back: a flood of them then holds
+        # only the admitted waiters' connections, well under HTTP_LIMIT_CONCURRENCY.
+        headers["Connection"] = "close"
     detail = str(exc) if isinstance(exc, Overloaded) else "every database connection is busy"
-    return JSONResponse(
-        {"detail": f"{detail}; retry shortly"}, status_code=503, headers={"Retry-After": "1"}
-    )
+    return JSONResponse({"detail": f"{detail}; retry shortly"}, status_code=503, headers=headers)
 
 
 async def _database_unavailable(_: Request, exc: Exception) -> JSONResponse:

@@ -138,3 +138,19 @@ async def test_a_waiter_that_fails_gives_its_place_back() -> None:
     with pytest.raises(RuntimeError):
         await feed.read(uuid.uuid4(), read, ["paid"], 5)
     assert feed.waiters == 0
+
+
+async def test_a_waiter_whose_turn_on_the_shared_connections_never_comes_is_refused() -> None:
+    feed = ChangeFeed(max_waiters=10, connections=1, turn_timeout=0.05)
+    stuck = asyncio.Event()
+
+    async def read() -> Found:
+        await stuck.wait()  # a read that hangs (the database stopped answering)
+        return Found("pending")
+
+    holder = asyncio.create_task(feed.read(uuid.uuid4(), read, ["paid"], 0.1))
+    await asyncio.sleep(0)
+    with pytest.raises(Overloaded):
+        await feed.read(uuid.uuid4(), read, ["paid"], 5)
+    stuck.set()
+    assert (await asyncio.wait_for(holder, 5)).status == "pending"
