@@ -205,12 +205,14 @@ async def test_the_parser_drops_an_endless_request_head_before_it_is_in_memory(
         async with httpx.AsyncClient(base_url=payment.url) as client:
             healthy = await client.get("/healthz")
             large = await client.get("/healthz", headers={"x-pad": "a" * 20_000})
+            body = await client.post("/payments", json={"booking_id": "x" * 70_000})
 
     assert sent < 50_000_000, "the server read 50 MB of headers"  # httptools would have
     assert answer.startswith(b"HTTP/1.1 400") or answer == b"", answer
     assert grown < 20_000, f"the head grew the process by {grown} KiB"
     assert healthy.status_code == 200
     assert large.status_code == 431  # within the parser's bound: the precise status
+    assert body.status_code == 413 and "larger than" in body.json()["detail"]
 
 
 async def endless_head(port: int, size: int) -> tuple[int, bytes]:

@@ -137,6 +137,7 @@ async def test_a_body_over_64_kib_is_a_413_declared_or_streamed(client) -> None:
     big = json.dumps({**VALID, "item": "x" * 70_000}).encode()
     declared = await client.post("/bookings", content=big, headers=raw("")["headers"])
     assert declared.status_code == 413
+    assert "larger than 65536 bytes" in declared.json()["detail"]
 
     async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: counted as it comes
         for start in range(0, len(big), 8192):
@@ -145,6 +146,11 @@ async def test_a_body_over_64_kib_is_a_413_declared_or_streamed(client) -> None:
     streamed = await client.post("/bookings", content=chunks(), headers=raw("")["headers"])
     assert streamed.status_code == 413
     assert "content-length" not in streamed.request.headers
+    assert "larger than 65536 bytes" in streamed.json()["detail"]
+    at_the_cap = json.dumps({**VALID, "item": "x" * 200}).encode().ljust(65536)
+    assert len(at_the_cap) == 65536  # trailing spaces are valid JSON
+    accepted = await client.post("/bookings", content=at_the_cap, headers=raw("")["headers"])
+    assert accepted.status_code == 201, accepted.text
 
 
 async def test_a_long_url_is_a_414_and_large_headers_a_431(client) -> None:

@@ -89,6 +89,24 @@ FreeText = Annotated[
 """One line of text; give its `max_length` where it is used."""
 
 
+class Problem(BaseModel):
+    """An error about the request as a whole (404, 409, 413, 503 ...): what is wrong."""
+
+    detail: str
+
+
+def problem(description: str) -> dict[str, Any]:
+    """One entry of a route's `responses`: when it happens, and its `{"detail"}` body."""
+    return {"description": description, "model": Problem}
+
+
+# What every route that reads a body may answer before the body is validated.
+BODY_REFUSED: dict[int | str, dict[str, Any]] = {
+    400: problem("The body is not JSON the service can read: not UTF-8, or a number too long"),
+    413: problem("The body is larger than the service accepts (HTTP_MAX_BODY_BYTES)"),
+}
+
+
 class StrictBody(BaseModel):
     """Request bodies reject unknown fields with a 422 naming them."""
 

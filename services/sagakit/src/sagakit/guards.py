@@ -1,8 +1,10 @@
 """What a request meets before a route runs: size caps, strict JSON, errors without echoes.
 
-- `RequestLimits`: a URL longer than `http_max_url_bytes` is a 414, headers above
-  `http_max_header_bytes` a 431 (the body's cap, 413, is FastAPI's own `max_body_size`;
-  uvicorn's parser bounds the request head before any of this, see sagakit.server).
+- `RequestLimits`: a body above `http_max_body_bytes` is a 413 (announced by
+  Content-Length, or counted as it streams in), a URL longer than `http_max_url_bytes` a
+  414, headers above `http_max_header_bytes` a 431; uvicorn's parser bounds the request
+  head before any of this (sagakit.server). FastAPI's own `max_body_size` would do the
+  413 too, but answers an announced one in plain text, not as the JSON the APIs document.
 - `strict_json`: a JSON body with a duplicate key or a `NaN`/`Infinity` literal is a 422;
   Python's parser would silently keep the last value or make a float of them.
 - `validation_failed`: a 422 lists type, location and message of each error, never the
@@ -15,10 +17,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fastapi import Request
+from fastapi import HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
 class AsciiJSONResponse(JSONResponse):
@@ -30,28 +33,56 @@ class AsciiJSONResponse(JSONResponse):
 
 
 class RequestLimits:
-    """Answers 414 for a long URL and 431 for large headers before the app sees them."""
+    """413 for a large body, 414 for a long URL, 431 for large headers, all as JSON."""
 
-    def __init__(self, app: ASGIApp, max_url_bytes: int, max_header_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_body_bytes: int, max_url_bytes: int, max_header_bytes: int
+    ) -> None:
         self.app = app
+        self.max_body_bytes = max_body_bytes
         self.max_url_bytes = max_url_bytes
         self.max_header_bytes = max_header_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            url = len(scope.get("raw_path") or scope["path"]) + len(scope["query_string"])
-            headers = sum(len(name) + len(value) for name, value in scope["headers"])
-            if url > self.max_url_bytes:
-                refusal = _refusal(414, f"the URL is longer than {self.max_url_bytes} bytes")
-                return await refusal(scope, receive, send)
-            if headers > self.max_header_bytes:
-                limit = self.max_header_bytes
-                refusal = _refusal(431, f"the headers are larger than {limit} bytes")
-                return await refusal(scope, receive, send)
-        await self.app(scope, receive, send)
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        if (refusal := self._refusal(scope)) is not None:
+            return await refusal(scope, receive, send)
+        await self.app(scope, self._counted(receive), send)
+
+    def _refusal(self, scope: Scope) -> JSONResponse | None:
+        url = len(scope.get("raw_path") or scope["path"]) + len(scope["query_string"])
+        headers = sum(len(name) + len(value) for name, value in scope["headers"])
+        declared = Headers(scope=scope).get("content-length", "")
+        if url > self.max_url_bytes:
+            return _refused(414, f"the URL is longer than {self.max_url_bytes} bytes")
+        if headers > self.max_header_bytes:
+            return _refused(431, f"the headers are larger than {self.max_header_bytes} bytes")
+        if declared.isdigit() and int(declared) > self.max_body_bytes:
+            return _refused(413, self._too_large)
+        return None
+
+    @property
+    def _too_large(self) -> str:
+        return f"the body is larger than {self.max_body_bytes} bytes"
+
+    def _counted(self, receive: Receive) -> Receive:
+        # A chunked body announces no length: count it as it arrives. The HTTPException
+        # reaches the route that is reading the body, and FastAPI answers it as JSON.
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_body_bytes:
+                raise HTTPException(413, self._too_large, headers={"Connection": "close"})
+            return message
+
+        return counted
 
 
-def _refusal(status: int, detail: str) -> JSONResponse:
+def _refused(status: int, detail: str) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=status, headers={"Connection": "close"})
 
 

@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from sagakit import asyncapi, telemetry
-from sagakit.api import RuntimeDep
+from sagakit.api import RuntimeDep, problem
 from sagakit.errors import Conflict, NotFound, Overloaded
 from sagakit.guards import RequestLimits, strict_json, validation_failed
 from sagakit.health import health_router
@@ -30,12 +30,16 @@ from sagakit.waiting import NotReachable
 
 log = logging.getLogger(__name__)
 
-UNAVAILABLE: dict[int | str, dict[str, Any]] = {
-    503: {
-        "description": "No room for the request now: the database schema is being migrated, "
-        "the connection was lost, every database connection is busy or too many requests "
-        "are waiting already. Retry after `Retry-After` seconds."
-    }
+# What every API route may answer besides its own: a request too large to look at, or
+# no room for it now.
+REFUSED: dict[int | str, dict[str, Any]] = {
+    414: problem("The URL is longer than the service accepts (HTTP_MAX_URL_BYTES)"),
+    431: problem("The headers are larger than the service accepts (HTTP_MAX_HEADER_BYTES)"),
+    503: problem(
+        "No room for the request now: the database schema is being migrated, the "
+        "connection was lost, every database connection is busy or too many requests are "
+        "waiting already. Retry after `Retry-After` seconds."
+    ),
 }
 
 
@@ -95,20 +99,15 @@ def create_service_app(
             await runtime.stop()
 
     telemetry.configure(service_name)
-    app = FastAPI(
-        title=title,
-        description=description,
-        version=version,
-        lifespan=lifespan,
-        max_body_size=settings.http_max_body_bytes,  # 413, counted as the body streams in
-    )
+    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
     guards = [Depends(require_schema), Depends(strict_json)]
     for router in routers:
-        app.include_router(router, dependencies=guards, responses=UNAVAILABLE)
+        app.include_router(router, dependencies=guards, responses=REFUSED)
     for router in (health_router, metrics_router, _asyncapi_router(title, version)):
         app.include_router(router)
     app.add_middleware(
         RequestLimits,
+        max_body_bytes=settings.http_max_body_bytes,
         max_url_bytes=settings.http_max_url_bytes,
         max_header_bytes=settings.http_max_header_bytes,
     )

@@ -11,11 +11,11 @@ from billing.domain.model import BillStatus
 from billing.entrypoints.schemas import BillPublic
 from billing.service_layer import views
 from billing.service_layer.unit_of_work import BillFilter, BillingUnitOfWork
-from sagakit.api import CustomerId, Page, PageDep, unit_of_work
+from sagakit.api import CustomerId, Page, PageDep, problem, unit_of_work
 
 router = APIRouter(prefix="/bills", tags=["bills"])
 UowDep = Annotated[BillingUnitOfWork, Depends(unit_of_work)]
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No bill for this booking"}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: problem("No bill for this booking")}
 
 
 @router.get("/{booking_id}", response_model=BillPublic, responses=NOT_FOUND)

@@ -12,15 +12,24 @@ from booking.domain.model import BookingStatus
 from booking.entrypoints.schemas import BookingCreate, BookingPublic, TimelinePublic
 from booking.service_layer import handlers, views
 from booking.service_layer.unit_of_work import BookingFilter, BookingUnitOfWork
-from sagakit.api import ChangesDep, CustomerId, Page, PageDep, WaitSeconds, unit_of_work
+from sagakit.api import (
+    BODY_REFUSED,
+    ChangesDep,
+    CustomerId,
+    Page,
+    PageDep,
+    WaitSeconds,
+    problem,
+    unit_of_work,
+)
 from sagakit.tracing import bound_to_booking
 
 router = APIRouter(prefix="/bookings", tags=["bookings"])
 UowDep = Annotated[BookingUnitOfWork, Depends(unit_of_work)]
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No booking with this id"}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: problem("No booking with this id")}
 
 
-@router.post("", status_code=201, response_model=BookingPublic)
+@router.post("", status_code=201, response_model=BookingPublic, responses=BODY_REFUSED)
 async def create_booking(body: BookingCreate, uow: UowDep, response: Response) -> BookingPublic:
     """Create a pending booking and start its saga (publishes CREATED_BOOKING_EVENT)."""
     command = CreateBooking(customer_id=body.customer_id, item=body.item, amount=body.amount)

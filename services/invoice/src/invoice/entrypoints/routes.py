@@ -10,11 +10,11 @@ from fastapi import APIRouter, Depends, Query
 from invoice.entrypoints.schemas import InvoicePublic
 from invoice.service_layer import views
 from invoice.service_layer.unit_of_work import InvoiceFilter, InvoiceUnitOfWork
-from sagakit.api import CustomerId, Page, PageDep, unit_of_work
+from sagakit.api import CustomerId, Page, PageDep, problem, unit_of_work
 
 router = APIRouter(prefix="/invoices", tags=["invoices"])
 UowDep = Annotated[InvoiceUnitOfWork, Depends(unit_of_work)]
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No invoice for this booking"}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: problem("No invoice for this booking")}
 
 
 @router.get("/{booking_id}", response_model=InvoicePublic, responses=NOT_FOUND)

@@ -12,15 +12,15 @@ from manager.domain.model import ApprovalStatus
 from manager.entrypoints.schemas import ApprovalPublic, ApprovalReject
 from manager.service_layer import handlers, views
 from manager.service_layer.unit_of_work import ApprovalFilter, ManagerUnitOfWork
-from sagakit.api import CustomerId, Page, PageDep, unit_of_work
+from sagakit.api import BODY_REFUSED, CustomerId, Page, PageDep, problem, unit_of_work
 from sagakit.tracing import bound_to_booking
 
 router = APIRouter(prefix="/approvals", tags=["approvals"])
 UowDep = Annotated[ManagerUnitOfWork, Depends(unit_of_work)]
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No approval for this booking"}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: problem("No approval for this booking")}
 DECIDED: dict[int | str, dict[str, Any]] = {
     **NOT_FOUND,
-    409: {"description": "The booking was already decided the other way"},
+    409: problem("The booking was already decided the other way"),
 }
 
 
@@ -52,7 +52,9 @@ async def approve_booking(booking_id: uuid.UUID, uow: UowDep) -> ApprovalPublic:
     return ApprovalPublic.of(approval)
 
 
-@router.post("/{booking_id}/reject", response_model=ApprovalPublic, responses=DECIDED)
+@router.post(
+    "/{booking_id}/reject", response_model=ApprovalPublic, responses={**DECIDED, **BODY_REFUSED}
+)
 async def reject_booking(
     booking_id: uuid.UUID,
     uow: UowDep,

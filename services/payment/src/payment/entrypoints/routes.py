@@ -18,12 +18,14 @@ from payment.entrypoints.schemas import (
 from payment.service_layer import handlers, views
 from payment.service_layer.unit_of_work import PaymentFilter, PaymentUnitOfWork
 from sagakit.api import (
+    BODY_REFUSED,
     ChangesDep,
     CustomerId,
     CustomerIdPath,
     Page,
     PageDep,
     WaitSeconds,
+    problem,
     unit_of_work,
 )
 from sagakit.tracing import bound_to_booking
@@ -31,14 +33,14 @@ from sagakit.tracing import bound_to_booking
 customer_router = APIRouter(prefix="/customers", tags=["customers"])
 payment_router = APIRouter(prefix="/payments", tags=["payments"])
 UowDep = Annotated[PaymentUnitOfWork, Depends(unit_of_work)]
-NO_CUSTOMER: dict[int | str, dict[str, Any]] = {404: {"description": "No customer with this id"}}
-NO_PAYMENT: dict[int | str, dict[str, Any]] = {404: {"description": "No payment for this booking"}}
+NO_CUSTOMER: dict[int | str, dict[str, Any]] = {404: problem("No customer with this id")}
+NO_PAYMENT: dict[int | str, dict[str, Any]] = {404: problem("No payment for this booking")}
 NOT_BILLED: dict[int | str, dict[str, Any]] = {
-    409: {"description": "The booking's bill has not arrived yet; retry shortly"}
+    409: problem("The booking's bill has not arrived yet; retry shortly")
 }
 
 
-@customer_router.put("/{customer_id}/credit", response_model=CustomerPublic)
+@customer_router.put("/{customer_id}/credit", response_model=CustomerPublic, responses=BODY_REFUSED)
 async def set_credit(
     customer_id: CustomerIdPath, body: CreditUpdate, uow: UowDep
 ) -> CustomerPublic:
@@ -53,7 +55,7 @@ async def get_customer(customer_id: CustomerIdPath, uow: UowDep) -> CustomerPubl
     return CustomerPublic.of(await views.customer(customer_id, uow))
 
 
-@payment_router.post("", response_model=PaymentPublic, responses=NOT_BILLED)
+@payment_router.post("", response_model=PaymentPublic, responses={**NOT_BILLED, **BODY_REFUSED})
 async def submit_payment(body: PaymentCreate, uow: UowDep) -> PaymentPublic:
     """Pay a booking's bill from the customer's credit; resubmitting never charges twice."""
     with bound_to_booking(str(body.booking_id)):
