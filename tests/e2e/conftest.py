@@ -279,6 +279,17 @@ async def streams(
     await shut(live)
 
 
+@pytest.fixture(scope="module")
+async def fuzzed(
+    tmp_path_factory: pytest.TempPathFactory, otlp: OtlpReceiver
+) -> AsyncIterator[LiveStack]:
+    """A stack of its own for the fuzz test: what it creates touches no other test's data."""
+    prefix = f"e2e_{uuid.uuid4().hex[:6]}_fuzz_"
+    live = await launch("streams", prefix, tmp_path_factory.mktemp("fuzz-logs"), otlp)
+    yield live
+    await shut(live)
+
+
 @pytest.fixture(scope="session")
 async def pubsub(
     tmp_path_factory: pytest.TempPathFactory, otlp: OtlpReceiver
