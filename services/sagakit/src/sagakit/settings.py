@@ -10,6 +10,13 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+class AuthMode(StrEnum):
+    """Where the keys that sign bearer tokens come from (docs/security.md, "Tokens")."""
+
+    OIDC = "oidc"  # the issuer's JWKS, over HTTP
+    DEV = "dev"  # the public half of a local key file (sagakit.devauth): local runs only
+
+
 class Transport(StrEnum):
     """How events travel between services."""
 
@@ -67,6 +74,18 @@ class ServiceSettings(BaseSettings):
     shutdown_relay_seconds: float = Field(
         default=5.0, gt=0, description="How long the last outbox drain may take."
     )
+
+    # Bearer tokens (docs/security.md, "Tokens"): checked by sagakit.auth at start.
+    auth_mode: AuthMode = Field(default=AuthMode.OIDC, description="`oidc` or `dev`.")
+    auth_issuer: str = Field(default="", description="OIDC issuer URL (required with `oidc`).")
+    auth_audience: str = Field(default="saga", min_length=1, description="The `aud` required.")
+    auth_jwks_url: str = Field(default="", description="Empty: OIDC discovery from the issuer.")
+    auth_roles_claim: str = Field(
+        default="roles",
+        pattern=r"^[^.\s]+(\.[^.\s]+)*$",
+        description="Dotted path of the roles list in the token (`realm_access.roles`).",
+    )
+    auth_dev_key_file: str = Field(default="", description="`dev`: PEM of the signing key.")
 
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to a database named after the service on localhost."""
