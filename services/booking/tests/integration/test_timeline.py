@@ -26,7 +26,7 @@ ROOM = {"customer_id": "alice", "item": "Room 7", "amount": "120.00"}
 
 
 class Saga:
-    """One booking driven through the running app by events written onto its streams."""
+    """One booking of alice's (its client calls as alice) driven by events onto its streams."""
 
     def __init__(self, client, redis: Redis, settings: Settings) -> None:
         self.client, self.redis, self.prefix = client, redis, settings.event_prefix
@@ -90,8 +90,8 @@ def event_types(timeline: dict[str, Any]) -> list[str]:
     return [step["event_type"] for step in timeline["steps"]]
 
 
-async def test_a_billed_saga_waits_for_the_customers_payment(client, redis, settings) -> None:
-    saga = await billed_saga(client, redis, settings)
+async def test_a_billed_saga_waits_for_the_customers_payment(client_as, redis, settings) -> None:
+    saga = await billed_saga(client_as("alice"), redis, settings)
     timeline = await saga.timeline()
     assert event_types(timeline) == [
         "CREATED_BOOKING_EVENT",
@@ -108,8 +108,8 @@ async def test_a_billed_saga_waits_for_the_customers_payment(client, redis, sett
     assert [step["producer"] for step in timeline["steps"]] == ["booking", "manager", "billing"]
 
 
-async def test_a_reserved_saga_has_five_steps_in_one_trace(client, redis, settings) -> None:
-    saga = await billed_saga(client, redis, settings)
+async def test_a_reserved_saga_has_five_steps_in_one_trace(client_as, redis, settings) -> None:
+    saga = await billed_saga(client_as("alice"), redis, settings)
     paid = PaidBooking(booking_id=saga.booking_id, paid_at=saga.last.occurred_at, **ROOM)
     await saga.deliver(paid, "payment")
     await saga.steps(4)
@@ -129,8 +129,8 @@ async def test_a_reserved_saga_has_five_steps_in_one_trace(client, redis, settin
     assert [s["causation_id"] for s in steps[1:4]] == [s["event_id"] for s in steps[:3]]
 
 
-async def test_a_compensated_saga_ends_failed(client, redis, settings) -> None:
-    saga = await billed_saga(client, redis, settings)
+async def test_a_compensated_saga_ends_failed(client_as, redis, settings) -> None:
+    saga = await billed_saga(client_as("alice"), redis, settings)
     short = InsufficientFund(
         booking_id=saga.booking_id, customer_id="alice", amount="120", available_credit="5"
     )
@@ -142,8 +142,10 @@ async def test_a_compensated_saga_ends_failed(client, redis, settings) -> None:
     assert timeline["duration_ms"] >= sum(s["since_previous_ms"] for s in timeline["steps"]) - 1
 
 
-async def test_an_event_delivered_twice_is_journaled_once(client, redis, settings, engine) -> None:
-    saga = Saga(client, redis, settings)
+async def test_an_event_delivered_twice_is_journaled_once(
+    client_as, redis, settings, engine
+) -> None:
+    saga = Saga(client_as("alice"), redis, settings)
     await saga.start()
     approved = await saga.deliver(saga.approved(), "manager")
     stream = settings.event_prefix + "APPROVED_BOOKING_EVENT"

@@ -8,6 +8,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
@@ -55,12 +56,14 @@ async def send_bill(redis: Redis, settings: Settings, customer: str) -> uuid.UUI
     return event.booking_id
 
 
-def gated_settings(url: str) -> Settings:
+def gated_settings(url: str, dev_key_file: Path) -> Settings:
     return Settings(
         database_url=url,
         redis_url=REDIS_URL,
         event_prefix=unique_prefix(),
         schema_check_seconds=0.1,
+        auth_mode="dev",
+        auth_dev_key_file=str(dev_key_file),
     )
 
 
@@ -71,10 +74,10 @@ async def group_entries(redis: Redis, stream: str) -> tuple[int, int]:
 
 
 async def test_behind_answers_503_and_consumes_nothing_until_migrated(
-    empty_database: str, redis: Redis
+    empty_database: str, redis: Redis, dev_key_file: Path, bearer
 ) -> None:
-    settings = gated_settings(empty_database)
-    async with running_app(create_app(settings)) as client:
+    settings = gated_settings(empty_database, dev_key_file)
+    async with running_app(create_app(settings), bearer("operator", "admin")) as client:
         booking_id = await send_bill(redis, settings, "gated")
         refused = await client.get(f"/payments/{booking_id}")
         assert refused.status_code == 503
@@ -103,16 +106,20 @@ async def test_behind_answers_503_and_consumes_nothing_until_migrated(
 
 
 async def test_a_database_ahead_of_the_code_serves_and_consumes_with_a_warning(
-    empty_database: str, redis: Redis, caplog: pytest.LogCaptureFixture
+    empty_database: str,
+    redis: Redis,
+    caplog: pytest.LogCaptureFixture,
+    dev_key_file: Path,
+    bearer,
 ) -> None:
     await migrate(MIGRATIONS, empty_database)
     engine = create_engine(empty_database)
     async with engine.begin() as conn:  # a newer release's expand migration ran
         await conn.execute(text("UPDATE alembic_version SET version_num = '0002_newer'"))
     await engine.dispose()
-    settings = gated_settings(empty_database)
+    settings = gated_settings(empty_database, dev_key_file)
     with caplog.at_level(logging.WARNING, logger="sagakit.schema"):
-        async with running_app(create_app(settings)) as client:
+        async with running_app(create_app(settings), bearer("operator", "admin")) as client:
             booking_id = await send_bill(redis, settings, "ahead")
 
             async def served() -> bool:

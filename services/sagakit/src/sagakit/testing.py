@@ -177,14 +177,20 @@ def _table_names(url: str) -> list[str]:
 
 
 @asynccontextmanager
-async def running_app(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+async def running_app(
+    app: FastAPI, headers: dict[str, str] | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
     """Run an app's lifespan (runtime, consumers, relay) and talk to it in process."""
+    async with app.router.lifespan_context(app), app_client(app, headers) as client:
+        yield client
+
+
+def app_client(app: FastAPI, headers: dict[str, str] | None = None) -> httpx.AsyncClient:
+    """An HTTP client of an app in process, sending `headers` (a bearer token) each time."""
     import httpx  # a test-only dependency
 
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://service") as client:
-            yield client
+    transport = httpx.ASGITransport(app=app)
+    return httpx.AsyncClient(transport=transport, base_url="http://service", headers=headers)
 
 
 def free_ports(count: int) -> list[int]:

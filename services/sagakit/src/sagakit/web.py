@@ -1,4 +1,4 @@
-"""The FastAPI app every service shares: lifespan, schema gate, errors, health, AsyncAPI.
+"""The FastAPI app every service shares: lifespan, tokens, schema gate, errors, health, AsyncAPI.
 
 The types and dependencies its routes use (ids, money, paging, long polling, the unit
 of work) are in sagakit.api.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
@@ -16,12 +16,16 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy.exc import DBAPIError
 
 from sagakit import asyncapi, telemetry
+from sagakit.access import RULES
 from sagakit.api import RuntimeDep
+from sagakit.auth import TokenVerifier, build_verifier
+from sagakit.authz import AUTH_RESPONSES, authorize, check_routes
 from sagakit.errors import Conflict, NotFound
 from sagakit.health import health_router
 from sagakit.observability import HttpMetrics, metrics_router
 from sagakit.runtime import ServiceRuntime
 from sagakit.schema import SchemaState
+from sagakit.settings import ServiceSettings
 from sagakit.waiting import NotReachable
 
 log = logging.getLogger(__name__)
@@ -29,7 +33,8 @@ log = logging.getLogger(__name__)
 UNAVAILABLE: dict[int | str, dict[str, Any]] = {
     503: {
         "description": "The database is not usable yet: its schema is being migrated, or the "
-        "connection was lost. Retry after `Retry-After` seconds."
+        "connection was lost; or the token issuer's keys could not be fetched. Retry after "
+        "`Retry-After` seconds."
     }
 }
 
@@ -62,17 +67,9 @@ def _asyncapi_router(title: str, version: str) -> APIRouter:
     return router
 
 
-def create_service_app(
-    *,
-    service_name: str,
-    title: str,
-    description: str,
-    version: str,
-    runtime_factory: Callable[[], ServiceRuntime],
-    routers: Sequence[APIRouter],
-) -> FastAPI:
-    """A FastAPI app that starts the service runtime for its lifetime."""
-
+def _lifespan(
+    runtime_factory: Callable[[], ServiceRuntime], verifier: TokenVerifier
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = runtime_factory()
@@ -82,16 +79,43 @@ def create_service_app(
         except NotReachable as exc:
             log.error("%s: giving up", exc)  # one clear line before the traceback
             await runtime.stop()
+            await verifier.aclose()
             raise
         try:
             yield
         finally:
             await runtime.stop()
+            await verifier.aclose()
 
+    return lifespan
+
+
+def create_service_app(
+    *,
+    service_name: str,
+    title: str,
+    description: str,
+    version: str,
+    settings: ServiceSettings,
+    runtime_factory: Callable[[], ServiceRuntime],
+    routers: Sequence[APIRouter],
+) -> FastAPI:
+    """A FastAPI app that starts the service runtime for its lifetime.
+
+    Every route of `routers` needs a bearer token and a rule in sagakit.access.RULES;
+    raises auth.AuthConfigError when the AUTH_* settings cannot work, and RuntimeError
+    when a route has no rule (deny by default).
+    """
+    verifier = build_verifier(settings)
     telemetry.configure(service_name)
+    lifespan = _lifespan(runtime_factory, verifier)
     app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
+    app.state.verifier = verifier
+    app.state.access_rules = RULES.get(service_name, {})
     for router in routers:
-        app.include_router(router, dependencies=[Depends(require_schema)], responses=UNAVAILABLE)
+        # Authorization first: a caller without a token learns nothing, not even the schema's state.
+        guards = [Depends(authorize), Depends(require_schema)]
+        app.include_router(router, dependencies=guards, responses=AUTH_RESPONSES | UNAVAILABLE)
     for router in (health_router, metrics_router, _asyncapi_router(title, version)):
         app.include_router(router)
     app.add_middleware(HttpMetrics, service=service_name)
@@ -99,6 +123,7 @@ def create_service_app(
     app.add_exception_handler(NotFound, _status_handler(404))
     app.add_exception_handler(Conflict, _status_handler(409))
     app.add_exception_handler(DBAPIError, _database_unavailable)
+    check_routes(app, app.state.access_rules)
     return app
 
 
