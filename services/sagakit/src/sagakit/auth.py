@@ -10,7 +10,10 @@ and a roles list at AUTH_ROLES_CLAIM. docs/security.md, "Tokens", tells the rest
 from __future__ import annotations
 
 import logging
+import time
+from collections import OrderedDict
 from dataclasses import dataclass
+from hashlib import sha256
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +31,9 @@ LEEWAY_SECONDS = 30
 MAX_TOKEN_CHARS = 16_384
 # `nbf` is checked when present, not required: Keycloak and Dex do not put it in tokens.
 REQUIRED_CLAIMS = ["exp", "iss", "aud", "sub"]
+# A client sends one token many times: verified tokens are remembered (by digest) until
+# they expire or their key leaves the issuer's set, instead of checking each signature.
+CACHED_TOKENS = 4096
 
 
 @dataclass(frozen=True)
@@ -54,23 +60,47 @@ class TokenVerifier:
         self.issuer = issuer
         self.audience = audience
         self.roles_claim = roles_claim
+        # digest -> (valid until, kid, key, principal)
+        self._verified: OrderedDict[bytes, tuple[float, str, PyJWK, Principal]] = OrderedDict()
 
     async def verify(self, token: str) -> Principal:
         """The principal of a valid token; raises InvalidToken (or jwks.KeysUnavailable)."""
         if len(token) > MAX_TOKEN_CHARS:
             raise InvalidToken("the token is too long")
-        key = await self._key(token)
+        if not token.isascii():  # a JWT is base64url and dots
+            raise InvalidToken("the token is not a JWT")
+        digest = sha256(token.encode()).digest()
+        if (remembered := await self._remembered(digest)) is not None:
+            return remembered
+        kid, key = await self._key(token)
         claims = self._claims(token, key)
         subject = claims["sub"]
         if not isinstance(subject, str) or not subject:
             raise InvalidToken("the token's subject (sub) is not a string")
-        return Principal(subject=subject, roles=self._roles(claims))
+        principal = Principal(subject=subject, roles=self._roles(claims))
+        self._verified[digest] = (float(claims["exp"]) + LEEWAY_SECONDS, kid, key, principal)
+        if len(self._verified) > CACHED_TOKENS:
+            self._verified.popitem(last=False)
+        return principal
+
+    async def _remembered(self, digest: bytes) -> Principal | None:
+        entry = self._verified.get(digest)
+        if entry is None:
+            return None
+        until, kid, key, principal = entry
+        # The key must still be the issuer's: a withdrawn key ends its tokens here too.
+        if time.time() >= until or await self.keys.key(kid) is not key:
+            self._verified.pop(digest, None)
+            return None
+        if digest in self._verified:  # another request may have dropped it meanwhile
+            self._verified.move_to_end(digest)
+        return principal
 
     async def aclose(self) -> None:
         """Release the key source's connections."""
         await self.keys.aclose()
 
-    async def _key(self, token: str) -> PyJWK:
+    async def _key(self, token: str) -> tuple[str, PyJWK]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -86,7 +116,7 @@ class TokenVerifier:
         key = await self.keys.key(kid)
         if key is None:
             raise InvalidToken("the token's signing key (kid) is not one of the issuer's keys")
-        return key
+        return kid, key
 
     def _claims(self, token: str, key: PyJWK) -> dict[str, Any]:
         try:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
+import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -11,7 +13,13 @@ from fastapi import APIRouter, Depends, FastAPI
 
 from sagakit import devauth
 from sagakit.access import ADMIN, CUSTOMER, MANAGER, ROLES, RULES, Scope, matrix, scope_of
-from sagakit.auth import AuthConfigError, InvalidToken, Principal, build_verifier
+from sagakit.auth import (
+    LEEWAY_SECONDS,
+    AuthConfigError,
+    InvalidToken,
+    Principal,
+    build_verifier,
+)
 from sagakit.authz import Access, authorize, check_routes, unauthorized
 from sagakit.runtime import ServiceRuntime
 from sagakit.settings import ServiceSettings
@@ -144,6 +152,27 @@ async def test_dev_tokens_are_checked_like_any_issuer_s(
     other = devauth.load_key(devauth.ensure_key(tmp_path / "someone-else.pem"))
     with pytest.raises(InvalidToken, match="kid"):
         await verifier.verify(devauth.issue(other, "alice", ["admin"]))
+
+
+async def test_a_verified_token_is_remembered_until_it_expires(
+    dev_settings: ServiceSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    verifier = build_verifier(dev_settings)
+    key = devauth.load_key(Path(dev_settings.auth_dev_key_file))
+    token = devauth.issue(key, "alice", ["customer"], ttl_seconds=60)
+    first = await verifier.verify(token)
+
+    def decode_again(*_: object, **__: object) -> None:
+        raise AssertionError("decoded again")
+
+    monkeypatch.setattr(jwt, "decode", decode_again)
+    assert await verifier.verify(token) == first  # remembered: no second signature check
+    with pytest.raises(AssertionError, match="decoded again"):  # another token is checked
+        await verifier.verify(devauth.issue(key, "bob", ["customer"]))
+    later = time.time() + 60 + LEEWAY_SECONDS
+    monkeypatch.setattr(time, "time", lambda: later)
+    with pytest.raises(AssertionError, match="decoded again"):  # expired: checked again
+        await verifier.verify(token)
 
 
 def test_the_refusal_header_never_carries_quotes_or_non_ascii() -> None:
