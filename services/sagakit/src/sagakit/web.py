@@ -15,13 +15,14 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy.exc import DBAPIError
 
-from sagakit import asyncapi, telemetry
+from sagakit import asyncapi, exposure, telemetry
 from sagakit.api import RuntimeDep
 from sagakit.errors import Conflict, NotFound
 from sagakit.health import health_router
 from sagakit.observability import HttpMetrics, metrics_router
 from sagakit.runtime import ServiceRuntime
 from sagakit.schema import SchemaState
+from sagakit.settings import ServiceSettings
 from sagakit.waiting import NotReachable
 
 log = logging.getLogger(__name__)
@@ -70,8 +71,13 @@ def create_service_app(
     version: str,
     runtime_factory: Callable[[], ServiceRuntime],
     routers: Sequence[APIRouter],
+    settings: ServiceSettings,
 ) -> FastAPI:
-    """A FastAPI app that starts the service runtime for its lifetime."""
+    """A FastAPI app that starts the service runtime for its lifetime.
+
+    `settings` decide what it exposes: the docs (DOCS_ENABLED) and the Host names it
+    answers (ALLOWED_HOSTS); see sagakit.exposure.
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -89,11 +95,17 @@ def create_service_app(
             await runtime.stop()
 
     telemetry.configure(service_name)
-    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
+    docs = exposure.docs_urls(settings.docs_enabled)
+    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan, **docs)
     for router in routers:
         app.include_router(router, dependencies=[Depends(require_schema)], responses=UNAVAILABLE)
-    for router in (health_router, metrics_router, _asyncapi_router(title, version)):
+    for router in (health_router, metrics_router):
         app.include_router(router)
+    if settings.docs_enabled:
+        app.include_router(_asyncapi_router(title, version))
+    if "*" not in settings.allowed_hosts:
+        # Inside HttpMetrics, so refused requests still show in the request counts.
+        app.add_middleware(exposure.TrustedHosts, allowed_hosts=settings.allowed_hosts)
     app.add_middleware(HttpMetrics, service=service_name)
     telemetry.instrument_app(app)
     app.add_exception_handler(NotFound, _status_handler(404))

@@ -29,4 +29,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         runtime_factory=lambda: bootstrap(resolved),
         routers=[routes.router],
+        settings=resolved,
     )

@@ -37,4 +37,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         runtime_factory=lambda: bootstrap(resolved),
         routers=[routes.customer_router, routes.payment_router],
+        settings=resolved,
     )
