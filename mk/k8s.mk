@@ -3,7 +3,8 @@
 
 IMAGE_PREFIX ?= saga/
 IMAGE_TAG ?= 0.1.0
-BASE_IMAGE ?= python:3.11-slim-bookworm
+# Empty: Dockerfile.base's default (python:3.11-slim-bookworm, pinned by digest).
+BASE_IMAGE ?=
 KIND_CLUSTER ?= saga
 NAMESPACE ?= saga
 RELEASE ?= saga

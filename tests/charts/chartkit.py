@@ -235,3 +235,27 @@ class Render:
         secret = self.get("Secret", name)
         data = {k: base64.b64decode(v).decode() for k, v in secret.get("data", {}).items()}
         return {**data, **secret.get("stringData", {})}
+
+
+def references(spec: dict[str, Any]) -> list[tuple[str, str, str | None]]:
+    """(kind, name, key or None) of every Secret and ConfigMap a pod spec uses."""
+    found: list[tuple[str, str, str | None]] = []
+    for container in [*spec.get("initContainers", []), *spec["containers"]]:
+        for source in container.get("envFrom", []):
+            if "configMapRef" in source:
+                found.append(("ConfigMap", source["configMapRef"]["name"], None))
+            if "secretRef" in source:
+                found.append(("Secret", source["secretRef"]["name"], None))
+        for var in container.get("env", []):
+            ref = var.get("valueFrom", {})
+            if "secretKeyRef" in ref:
+                found.append(("Secret", ref["secretKeyRef"]["name"], ref["secretKeyRef"]["key"]))
+            if "configMapKeyRef" in ref:
+                ref = ref["configMapKeyRef"]
+                found.append(("ConfigMap", ref["name"], ref["key"]))
+    for volume in spec.get("volumes", []):
+        if "configMap" in volume:
+            found.append(("ConfigMap", volume["configMap"]["name"], None))
+        if "secret" in volume:
+            found.append(("Secret", volume["secret"]["secretName"], None))
+    return found

@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from chartkit import SERVICES, values_of
+from chartkit import SERVICES, references, values_of
 from pydantic_settings import BaseSettings
 
 SET_BY_THE_CLASS = {"service_name"}  # each Settings subclass sets its own name
@@ -146,30 +146,6 @@ def test_dependent_variables_are_defined_before_use(
             for arg in container.get("args", []):
                 for used in re.findall(r"\$\(([A-Z0-9_]+)\)", arg):
                     assert used in seen, f"{where} {container['name']}: args use {used}"
-
-
-def references(spec: dict[str, Any]) -> list[tuple[str, str, str | None]]:
-    """(kind, name, key or None) of every Secret and ConfigMap a pod spec uses."""
-    found: list[tuple[str, str, str | None]] = []
-    for container in [*spec.get("initContainers", []), *spec["containers"]]:
-        for source in container.get("envFrom", []):
-            if "configMapRef" in source:
-                found.append(("ConfigMap", source["configMapRef"]["name"], None))
-            if "secretRef" in source:
-                found.append(("Secret", source["secretRef"]["name"], None))
-        for var in container.get("env", []):
-            ref = var.get("valueFrom", {})
-            if "secretKeyRef" in ref:
-                found.append(("Secret", ref["secretKeyRef"]["name"], ref["secretKeyRef"]["key"]))
-            if "configMapKeyRef" in ref:
-                ref = ref["configMapKeyRef"]
-                found.append(("ConfigMap", ref["name"], ref["key"]))
-    for volume in spec.get("volumes", []):
-        if "configMap" in volume:
-            found.append(("ConfigMap", volume["configMap"]["name"], None))
-        if "secret" in volume:
-            found.append(("Secret", volume["secret"]["secretName"], None))
-    return found
 
 
 def test_every_referenced_secret_and_config_map_exists(

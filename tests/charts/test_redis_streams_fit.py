@@ -25,6 +25,7 @@ from redis.asyncio import Redis
 from booking.entrypoints.schemas import BookingCreate
 from invoice.domain.model import invoice_number
 from manager.entrypoints.schemas import ApprovalReject
+from sagakit.api import CUSTOMER_ID_RULES
 from sagakit.deadletter import DeadLetterQueue, Failure
 from sagakit.events import EVENT_MODELS, Envelope, EventType
 from sagakit.outbox import OutboxMessage
@@ -54,7 +55,7 @@ def largest_message(event_type: EventType) -> OutboxMessage:
     largest_amount = Decimal("9" * 10 + ".99")  # Money: 12 digits, 2 of them decimals
     fields: dict[str, Any] = {
         "booking_id": booking_id,
-        "customer_id": "c" * max_length(BookingCreate, "customer_id"),
+        "customer_id": "c" * CUSTOMER_ID_RULES["max_length"],
         "item": "i" * max_length(BookingCreate, "item"),
         "reason": "r" * max_length(ApprovalReject, "reason"),
         "amount": largest_amount,
@@ -125,7 +126,8 @@ async def measured() -> AsyncIterator[dict[str, tuple[int, int]]]:
         found["dead letters"] = await fill_dead_letters(bus, redis)
         yield found
     finally:
-        await redis.delete(*[key async for key in redis.scan_iter(f"{prefix}*")])
+        if keys := [key async for key in redis.scan_iter(f"{prefix}*")]:
+            await redis.delete(*keys)
         await bus.broker.stop()
         await redis.aclose()
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 import socket
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from sagakit import exposure
 
 
 class AuthMode(StrEnum):
@@ -74,6 +77,24 @@ class ServiceSettings(BaseSettings):
     shutdown_relay_seconds: float = Field(
         default=5.0, gt=0, description="How long the last outbox drain may take."
     )
+    # What the API shows and to whom (sagakit.exposure, docs/security.md).
+    docs_enabled: bool = Field(
+        default=True, description="Serve /docs, /redoc, /openapi.json and /asyncapi*."
+    )
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["*"],
+        description="Host header values the API answers (comma-separated; `*`: any).",
+    )
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        return exposure.split_hosts(value) if isinstance(value, str) else value
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _check_hosts(cls, value: list[str]) -> list[str]:
+        return exposure.check_hosts(value)
 
     # Bearer tokens (docs/security.md, "Tokens"): checked by sagakit.auth at start.
     auth_mode: AuthMode = Field(default=AuthMode.OIDC, description="`oidc` or `dev`.")

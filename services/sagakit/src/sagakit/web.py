@@ -7,7 +7,7 @@ of work) are in sagakit.api.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
@@ -15,8 +15,8 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy.exc import DBAPIError
 
-from sagakit import asyncapi, telemetry
-from sagakit.access import RULES
+from sagakit import asyncapi, exposure, telemetry
+from sagakit.access import RULES, Rule
 from sagakit.api import RuntimeDep
 from sagakit.auth import TokenVerifier, build_verifier
 from sagakit.authz import AUTH_RESPONSES, authorize, check_routes
@@ -99,25 +99,34 @@ def create_service_app(
     settings: ServiceSettings,
     runtime_factory: Callable[[], ServiceRuntime],
     routers: Sequence[APIRouter],
+    access_rules: Mapping[str, Rule] | None = None,
 ) -> FastAPI:
     """A FastAPI app that starts the service runtime for its lifetime.
 
-    Every route of `routers` needs a bearer token and a rule in sagakit.access.RULES;
+    Every route of `routers` needs a bearer token and a rule in `access_rules` (default:
+    the service's entry of sagakit.access.RULES);
     raises auth.AuthConfigError when the AUTH_* settings cannot work, and RuntimeError
-    when a route has no rule (deny by default).
+    when a route has no rule (deny by default). `settings` also decide what it exposes:
+    the docs (DOCS_ENABLED) and the Host names it answers (ALLOWED_HOSTS, sagakit.exposure).
     """
     verifier = build_verifier(settings)
     telemetry.configure(service_name)
     lifespan = _lifespan(runtime_factory, verifier)
-    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
+    docs = exposure.docs_urls(settings.docs_enabled)
+    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan, **docs)
     app.state.verifier = verifier
-    app.state.access_rules = RULES.get(service_name, {})
+    app.state.access_rules = RULES.get(service_name, {}) if access_rules is None else access_rules
     for router in routers:
         # Authorization first: a caller without a token learns nothing, not even the schema's state.
         guards = [Depends(authorize), Depends(require_schema)]
         app.include_router(router, dependencies=guards, responses=AUTH_RESPONSES | UNAVAILABLE)
-    for router in (health_router, metrics_router, _asyncapi_router(title, version)):
+    for router in (health_router, metrics_router):
         app.include_router(router)
+    if settings.docs_enabled:
+        app.include_router(_asyncapi_router(title, version))
+    if "*" not in settings.allowed_hosts:
+        # Inside HttpMetrics, so refused requests still show in the request counts.
+        app.add_middleware(exposure.TrustedHosts, allowed_hosts=settings.allowed_hosts)
     app.add_middleware(HttpMetrics, service=service_name)
     telemetry.instrument_app(app)
     app.add_exception_handler(NotFound, _status_handler(404))
