@@ -165,6 +165,7 @@ dict "given" <value> "existing" <Secret data> "key" <key>
 {{- end }}
 {{- end }}
 {{- include "saga.validateMigrations" . }}
+{{- include "saga.validateAuth" . }}
 {{- $redis := .Values.externalRedis }}
 {{- if .Values.redis.enabled }}
 {{- if or $redis.url $redis.existingSecret }}
@@ -221,6 +222,7 @@ the OTEL_* wiring. dict "root" $ "name" <service> "settings" <saga.component res
 {{- range $key := keys $config | sortAlpha }}
 {{ $key }}: {{ include "saga.envValue" (get $config $key) | quote }}
 {{- end }}
+{{ include "saga.authConfig" .root }}
 OTEL_SERVICE_NAME: {{ .name | quote }}
 {{- with .root.Values.otel.endpoint }}
 OTEL_EXPORTER_OTLP_ENDPOINT: {{ . | quote }}
