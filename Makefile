@@ -20,11 +20,13 @@ up-pubsub: install ## The same over plain Redis Pub/Sub
 	$(RUN) sagactl up --transport pubsub
 
 # While `make port-forward` runs, the demo goes to the cluster: it signs with the cluster's
-# key (`make cluster-key`), else with the one `make up` made (.local/auth/).
-demo: ## Book, pay and watch the saga (needs `make up` running, or `make port-forward` and `make cluster-key`)
+# dev key, copied fresh (`make cluster-key`); else with the one `make up` made (.local/auth/).
+demo: ## Book, pay and watch the saga (needs `make up` running, or `make deploy port-forward`)
 	@pid=$(FORWARDS)/booking.pid; \
 	if [ -z "$${SAGA_DEV_KEY_FILE:-}" ] && [ -e $$pid ] && kill -0 "$$(cat $$pid)" 2>/dev/null; then \
-		export SAGA_DEV_KEY_FILE=$(CLUSTER_KEY); echo "port-forward runs: signing with $(CLUSTER_KEY)"; \
+		echo "make port-forward runs: the demo goes to the cluster and signs with its dev key"; \
+		( $(FETCH_CLUSTER_KEY) ) || exit 1; \
+		export SAGA_DEV_KEY_FILE=$(CLUSTER_KEY); \
 	fi; \
 	$(RUN) sagactl demo
 
