@@ -19,7 +19,7 @@ async def start_saga(stack: Any, credit: Decimal, amount: Decimal) -> str:
     await stack.client.set_credit(customer, credit)
     booking = await stack.client.book(customer, "Room 7", amount)
     await stack.wait_for("payment", f"/payments/{booking['id']}", "status", "awaiting_payment")
-    response = await stack.client.pay(booking["id"])
+    response = await stack.client.pay(booking["id"], customer)
     assert response.status_code == 200, response.text
     return str(booking["id"])
 
@@ -45,6 +45,17 @@ def test_every_service_process_runs_as_uid_10001(stack: Any) -> None:
     assert {name: c.server_uid() for name, c in stack.containers.items()} == dict.fromkeys(
         SERVICES, 10001
     )
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_the_dev_key_is_mounted_read_only_for_the_service_user(stack: Any, service: str) -> None:
+    container = stack.containers[service]
+    script = "import sys; from pathlib import Path; from sagakit.devauth import load_key; "
+    script += "load_key(Path(sys.argv[1])); print('read')"
+    read = container.exec("python3", "-c", script, stack.key_file)
+    assert read.stdout == "read\n", read.stderr  # as uid 10001, through the fsGroup
+    denied = container.exec("sh", "-c", f"echo x >> {stack.key_file}", user="0:0")
+    assert "Read-only file system" in denied.stderr
 
 
 @pytest.mark.parametrize("service", SERVICES)
