@@ -30,11 +30,15 @@ SERVICES = ("booking", "manager", "billing", "payment", "invoice")
 RELEASE = "saga"
 NAMESPACE = "saga"
 # "default" is values.yaml alone; the others are values/<name>.yaml on top of it.
-VALUES = ("default", "kind", "external", "pubsub", "production")
+VALUES = ("default", "kind", "external", "pubsub", "production", "keycloak")
+# The issuer a user must set for the oidc renders (values.yaml's default mode); dev mode
+# (kind.yaml) ignores it.
+TEST_ISSUER = "https://id.example.test/realms/saga"
 TEST_VALUES: dict[str, Any] = {
     "auth": {
         "databasePasswords": {name: f"{name}-password" for name in SERVICES},
         "redisPassword": "redis-password",
+        "issuer": TEST_ISSUER,
     },
     "postgres": {"auth": {"password": "postgres-password"}},
 }

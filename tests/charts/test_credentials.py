@@ -12,10 +12,11 @@ import base64
 from typing import Any
 
 import pytest
-from chartkit import SERVICES, deep_merge, references, values_of
+from chartkit import SERVICES, TEST_ISSUER, deep_merge, references, values_of
 
 YOURS = "saga-passwords"
-VALUES: dict[str, Any] = {"global": {"credentialsSecret": YOURS}}
+# The issuer as production sets it: without one the default (oidc) does not render.
+VALUES: dict[str, Any] = {"global": {"credentialsSecret": YOURS}, "auth": {"issuer": TEST_ISSUER}}
 KEYS = {*(f"{name}-password" for name in SERVICES), "redis-password", "postgres-password"}
 
 
@@ -37,7 +38,8 @@ def test_two_renders_with_your_secret_are_identical(render_values: Any, name: st
 
 def test_without_it_each_offline_render_makes_new_passwords(render_values: Any) -> None:
     # Why the option exists: the chart's own passwords differ from render to render.
-    first, second = render_values({}, fixed=False), render_values({}, fixed=False)
+    issuer = {"auth": {"issuer": TEST_ISSUER}}
+    first, second = render_values(issuer, fixed=False), render_values(issuer, fixed=False)
     assert first.manifests != second.manifests
 
 

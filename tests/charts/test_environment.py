@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from chartkit import SERVICES, references, values_of
+from chartkit import SERVICES, TEST_ISSUER, references, values_of
 from pydantic_settings import BaseSettings
 
 SET_BY_THE_CLASS = {"service_name"}  # each Settings subclass sets its own name
@@ -71,7 +71,8 @@ def test_config_map_holds_only_settings_the_service_reads(
 ) -> None:
     # A misspelt key would be ignored silently (the Settings classes ignore extras).
     keys = set(config_map(rendered["default"], service))
-    unknown = {key for key in keys - variables_read_by(service) if not key.startswith("OTEL_")}
+    known = variables_read_by(service)
+    unknown = {key for key in keys - known if not key.startswith("OTEL_")}
     assert unknown == set()
 
 
@@ -250,7 +251,8 @@ def test_a_credential_change_rolls_the_services(render_values: Any) -> None:
 
 def test_checksums_do_not_depend_on_generated_passwords(render_values: Any) -> None:
     # Passwords are random until the cluster has them: the checksums must not follow them.
-    first, second = render_values({}, fixed=False), render_values({}, fixed=False)
+    oidc = {"auth": {"issuer": TEST_ISSUER}}
+    first, second = render_values(oidc, fixed=False), render_values(oidc, fixed=False)
     assert secret_value(first, {"name": "saga-credentials", "key": "redis-password"}) != (
         secret_value(second, {"name": "saga-credentials", "key": "redis-password"})
     )
@@ -260,7 +262,7 @@ def test_checksums_do_not_depend_on_generated_passwords(render_values: Any) -> N
 def test_generated_passwords_are_long_and_the_same_in_url_and_subchart(
     render_values: Any,
 ) -> None:
-    render = render_values({}, fixed=False)
+    render = render_values({"auth": {"issuer": TEST_ISSUER}}, fixed=False)
     secret = {"name": "saga-credentials"}
     for service in SERVICES:
         password = secret_value(render, {**secret, "key": f"{service}-password"})

@@ -173,6 +173,7 @@ dict "given" <value> "existing" <Secret data> "key" <key>
 {{- include "saga.validateMigrations" . }}
 {{- include "saga.validateCredentials" . }}
 {{- include "saga.validateIngress" . }}
+{{- include "saga.validateAuth" . }}
 {{- $redis := .Values.externalRedis }}
 {{- if .Values.redis.enabled }}
 {{- if or $redis.url $redis.existingSecret }}
@@ -230,6 +231,7 @@ the OTEL_* wiring. dict "root" $ "name" <service> "settings" <saga.component res
 {{- range $key := keys $config | sortAlpha }}
 {{ $key }}: {{ include "saga.envValue" (get $config $key) | quote }}
 {{- end }}
+{{ include "saga.authConfig" .root }}
 OTEL_SERVICE_NAME: {{ .name | quote }}
 {{- with .root.Values.otel.endpoint }}
 OTEL_EXPORTER_OTLP_ENDPOINT: {{ . | quote }}
