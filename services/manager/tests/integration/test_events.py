@@ -11,6 +11,7 @@ from sagakit.events import CreatedBooking, Envelope, EventType
 from sagakit.testing import (
     REDIS_URL,
     eventually,
+    key_settings,
     read_envelopes,
     running_app,
     unique_prefix,
@@ -87,7 +88,10 @@ async def test_created_event_is_approved_and_published_with_auto_approval(
     database_url: str, redis: Redis
 ) -> None:
     settings = Settings(
-        database_url=database_url, redis_url=REDIS_URL, event_prefix=unique_prefix()
+        database_url=database_url,
+        redis_url=REDIS_URL,
+        event_prefix=unique_prefix(),
+        **key_settings("manager"),
     )
     assert settings.auto_approve
     prefix, approved = settings.event_prefix, EventType.APPROVED_BOOKING_EVENT

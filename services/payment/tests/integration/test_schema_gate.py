@@ -25,6 +25,7 @@ from sagakit.testing import (
     drop_database,
     eventually,
     fresh_database,
+    key_settings,
     running_app,
     unique_prefix,
     xadd_envelope,
@@ -61,6 +62,7 @@ def gated_settings(url: str) -> Settings:
         redis_url=REDIS_URL,
         event_prefix=unique_prefix(),
         schema_check_seconds=0.1,
+        **key_settings("payment"),
     )
 
 

@@ -29,6 +29,7 @@ from sagakit.testing import (
     DATABASE_PREFIX,
     REDIS_URL,
     fresh_database,
+    key_settings,
     require_redis,
     running_app,
     unique_prefix,
@@ -107,11 +108,16 @@ async def redis() -> AsyncIterator[Redis]:
 
 @pytest.fixture
 def settings(service: ServiceUnderTest, database_url: str) -> ServiceSettings:
-    """The service's settings on the test servers with a stream prefix of its own."""
+    """The service's settings on the test servers with a stream prefix of its own.
+
+    It signs with the test keyring's key of its name and accepts every producer's key,
+    so envelopes written with `sagakit.testing.wire` pass its checks.
+    """
     return service.settings(
         database_url=database_url,
         redis_url=REDIS_URL,
         event_prefix=unique_prefix(),
+        **key_settings(service.name),
         **service.settings_overrides,
     )
 

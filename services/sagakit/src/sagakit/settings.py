@@ -6,7 +6,7 @@ import os
 import socket
 from enum import StrEnum
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -35,6 +35,14 @@ class ServiceSettings(BaseSettings):
     event_transport: Transport = Transport.STREAMS
     event_prefix: str = Field(default="", description="Prefix of every stream and channel name.")
     dead_letter_stream: str = "saga.dead-letters"
+    # Signed events (docs/security.md): this service's private key, `<key id>:<base64>`...
+    event_signing_key: SecretStr = Field(
+        default=SecretStr(""), description="The key this service signs its events with."
+    )
+    # ...and `<producer>:<key id>:<base64>` entries: the public keys of whom it hears.
+    event_verify_keys: str = Field(
+        default="", description="Public keys of the producers whose events this service hears."
+    )
     consumer_name: str = Field(default_factory=_default_consumer_name)
     max_deliveries: int = Field(default=5, ge=1)
     claim_idle_ms: int = Field(default=15_000, ge=100)

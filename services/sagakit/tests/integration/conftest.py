@@ -21,7 +21,17 @@ from sagakit.runtime import ServiceRuntime
 from sagakit.settings import ServiceSettings, Transport
 from sagakit.spec import ServiceSpec
 from sagakit.tables import messaging_tables
-from sagakit.testing import DATABASE_PREFIX, REDIS_URL, fresh_database, unique_prefix
+from sagakit.testing import (
+    DATABASE_PREFIX,
+    REDIS_URL,
+    fresh_database,
+    run_keyring,
+    unique_prefix,
+)
+
+# The test service plays booking's part of the choreography (it publishes
+# CREATED_BOOKING_EVENT, which only booking may) and hears two event types.
+NAME = "booking"
 
 metadata = MetaData()
 messaging = messaging_tables(metadata)
@@ -123,7 +133,9 @@ async def start_runtime(database_url: str, behaviour: Behaviour) -> AsyncIterato
             "relay_poll_seconds": 0.2,
         }
         settings = ServiceSettings(
-            service_name="notes",
+            service_name=NAME,
+            event_signing_key=run_keyring().keys[NAME].setting(),
+            event_verify_keys=run_keyring().verify_keys(),
             database_url=database_url,
             redis_url=REDIS_URL,
             event_transport=transport,
@@ -131,10 +143,10 @@ async def start_runtime(database_url: str, behaviour: Behaviour) -> AsyncIterato
             **{**fast, **overrides},
         )
         spec = ServiceSpec(
-            name="notes",
+            name=NAME,
             tables=messaging,
             unit_of_work=NotesUnitOfWork,
-            publishes=(EventType.CREATED_BOOKING_EVENT, EventType.REJECTED_BOOKING_EVENT),
+            publishes=(EventType.CREATED_BOOKING_EVENT,),
             handlers=make_handlers(behaviour),
         )
         runtime = ServiceRuntime(spec, settings)
@@ -166,7 +178,7 @@ def commit_created(engine: AsyncEngine) -> Callable[..., Awaitable[uuid.UUID]]:
     async def commit(on_commit: Callable[[], None] | None = None) -> uuid.UUID:
         note = Note()
         note.created()
-        async with NotesUnitOfWork(engine, messaging, "notes", on_commit) as uow:
+        async with NotesUnitOfWork(engine, messaging, NAME, on_commit) as uow:
             uow.track(note)
             await uow.commit()
         return note.booking_id
