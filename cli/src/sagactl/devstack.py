@@ -43,9 +43,12 @@ class Stack:
         ports: Mapping[str, int] = PORTS,
         database_prefix: str = "",
         sink: Sink = print_line,
+        service_env: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
         self.backends = backends
         self.extra_env = dict(extra_env)
+        # Per service: its keys and Redis user (sagactl.eventsecurity), over the rest.
+        self.service_env = {name: dict(env) for name, env in (service_env or {}).items()}
         self.ports = dict(ports)
         self.database_prefix = database_prefix
         self.sink = sink
@@ -67,6 +70,7 @@ class Stack:
             PORT=str(self.ports[name]),
             PYTHONUNBUFFERED="1",
         )
+        env.update(self.service_env.get(name, {}))
         return env
 
     async def start(self, name: str, overrides: Mapping[str, str] | None = None) -> None:
