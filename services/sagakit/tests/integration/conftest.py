@@ -131,11 +131,11 @@ async def start_runtime(database_url: str, behaviour: Behaviour) -> AsyncIterato
             "claim_idle_ms": 200,
             "poll_interval_ms": 20,
             "relay_poll_seconds": 0.2,
+            "event_signing_key": run_keyring().keys[NAME].setting(),
+            "event_verify_keys": run_keyring().verify_keys(),
         }
         settings = ServiceSettings(
             service_name=NAME,
-            event_signing_key=run_keyring().keys[NAME].setting(),
-            event_verify_keys=run_keyring().verify_keys(),
             database_url=database_url,
             redis_url=REDIS_URL,
             event_transport=transport,

@@ -103,7 +103,7 @@ async def test_a_redriven_dead_letter_is_handled_after_the_fix(
     assert await eventually(lambda: _size_at_least(runtime.dead_letters.size(), 1))
     behaviour.poisoned.clear()  # the bug is fixed
     [letter] = await runtime.dead_letters.list()
-    await runtime.dead_letters.redrive(letter.entry_id)
+    await runtime.dead_letters.redrive(letter.entry_id, runtime.authenticity)
     assert await eventually(lambda: _equals(seen(envelope.booking_id), 1))
     assert await runtime.dead_letters.size() == 0
 
