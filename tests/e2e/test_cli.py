@@ -84,7 +84,7 @@ async def test_dead_letters_can_be_listed_shown_and_redriven(streams) -> None:
     code, shown = await sagactl("dlq", "show", entry_id, env=env)
     assert code == 0 and "junk" in shown
     code, redriven = await sagactl("dlq", "redrive", entry_id, env=env)
-    assert code == 0 and f"redriven {entry_id}" in redriven
+    assert code == 1 and f"refused {entry_id}" in redriven  # not a message: tests/e2e/test_dlq.py
 
 
 async def test_up_starts_private_servers_and_stops_cleanly_on_ctrl_c() -> None:

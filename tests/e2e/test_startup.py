@@ -30,6 +30,7 @@ from sagakit.testing import (
     fresh_database,
     read_envelopes,
     require_postgres,
+    run_keyring,
     unique_prefix,
     xadd_envelope,
 )
@@ -67,6 +68,7 @@ async def lonely_billing() -> AsyncIterator[Lonely]:
         ports={"billing": http_port},
         database_prefix=database_prefix,
         sink=lambda _, line: lonely.lines.append(line),
+        service_env={"billing": run_keyring().env("billing")},
     )
     lonely = Lonely(stack, redis_port, prefix)
     yield lonely

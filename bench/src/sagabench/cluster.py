@@ -12,6 +12,7 @@ from sqlalchemy.engine import make_url
 from sagactl.backends import Backends
 from sagactl.client import SERVICES, Endpoints
 from sagactl.devstack import Stack
+from sagakit.keyring import Keyring
 from sagakit.testing import free_ports
 
 # Measured without tracing export and with quiet logs: what the pattern costs,
@@ -59,6 +60,9 @@ async def deploy(
         "EVENT_TRANSPORT": transport,
         "EVENT_PREFIX": deployment.event_prefix,
     }
+    # Every event signed and verified, as deployed; the replicas of a service share its key.
+    keyring = Keyring.generate()
+    keys = {name: keyring.env(name) for name in SERVICES}
     for replica in range(replicas):
 
         def sink(name: str, line: str, replica: int = replica) -> None:
@@ -67,7 +71,12 @@ async def deploy(
 
         ports = dict(zip(SERVICES, free_ports(len(SERVICES)), strict=True))
         stack = Stack(
-            backends, env, ports=ports, database_prefix=deployment.database_prefix, sink=sink
+            backends,
+            env,
+            ports=ports,
+            database_prefix=deployment.database_prefix,
+            sink=sink,
+            service_env=keys,
         )
         deployment.stacks.append(stack)
         await stack.start_all()

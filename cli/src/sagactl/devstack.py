@@ -12,11 +12,13 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Mapping
+from pathlib import Path
 
 from sqlalchemy import make_url
 
 from sagactl.backends import Backends
 from sagactl.client import PORTS, SERVICES, Endpoints, SagaClient
+from sagactl.eventsecurity import prepare_local
 
 COLORS = ("36", "35", "33", "32", "34", "31")
 Sink = Callable[[str, str], None]
@@ -153,14 +155,20 @@ async def _spawn(name: str, env: dict[str, str]) -> asyncio.subprocess.Process:
     )
 
 
-async def run(backends: Backends, extra_env: dict[str, str], base_port: int = 8001) -> int:
+async def run(
+    backends: Backends,
+    extra_env: dict[str, str],
+    base_port: int = 8001,
+    state: Path = Path(".local"),
+) -> int:
     """Run the stack until Ctrl-C or SIGTERM; returns the exit code."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     ports = {name: base_port + index for index, name in enumerate(SERVICES)}
-    stack = Stack(backends, extra_env, ports=ports)
+    security = await prepare_local(backends.redis_url, {**os.environ, **extra_env}, state, _say)
+    stack = Stack(backends, extra_env, ports=ports, service_env=security.service_env())
     await stack.start_all()
     code = 0
     try:
@@ -176,6 +184,10 @@ async def run(backends: Backends, extra_env: dict[str, str], base_port: int = 80
         print_line("sagactl", "stopping the services")
         await stack.stop()
     return code
+
+
+def _say(line: str) -> None:
+    print_line("sagactl", line)
 
 
 def _banner(ports: Mapping[str, int]) -> None:

@@ -60,7 +60,7 @@ def up(
         "LOG_FORMAT": log_format,
     }
     try:
-        code = asyncio.run(devstack.run(backends, extra, base_port))
+        code = asyncio.run(devstack.run(backends, extra, base_port, state_dir.resolve()))
     finally:
         backends.stop()
     raise typer.Exit(code)
