@@ -13,7 +13,7 @@ from typing import Annotated, TypeVar
 import typer
 from rich.console import Console
 
-from sagactl import deadletters, demo, devstack
+from sagactl import deadletters, demo, devstack, keyfiles
 from sagactl.backends import MissingServer, resolve
 from sagactl.client import SERVICES, Endpoints, SagaClient
 from sagactl.render import Record, status_table, timeline_view
@@ -23,6 +23,8 @@ app = typer.Typer(
     help="Run, demo and inspect the booking saga.", no_args_is_help=True, add_completion=False
 )
 app.add_typer(deadletters.app, name="dlq")
+app.add_typer(keyfiles.event_keys, name="event-keys")
+app.add_typer(keyfiles.redis_users, name="redis-users")
 app.command("verify-observability")(verify_command.verify_observability)
 console = Console()
 T = TypeVar("T")
