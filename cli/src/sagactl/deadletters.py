@@ -10,11 +10,8 @@ public key (EVENT_VERIFY_KEYS) and refuses what the consumers would refuse.
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
@@ -23,10 +20,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from sagactl.eventsecurity import OPERATOR_ENV, operator_defaults
+from sagactl.eventsecurity import Target, target
 from sagakit.authenticity import Authenticity
 from sagakit.deadletter import DeadLetter, DeadLetterQueue, RedriveRefused, redrive_problem
-from sagakit.signing import Verifier
 
 app = typer.Typer(help="Dead letters: messages a consumer gave up on.", no_args_is_help=True)
 console = Console()
@@ -41,37 +37,7 @@ VerifyKeys = Annotated[
     str | None,
     typer.Option(envvar="EVENT_VERIFY_KEYS", help="Every producer's public keys.", hidden=True),
 ]
-DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
 DEFAULT_STREAM = "saga.dead-letters"
-
-
-@dataclass(frozen=True)
-class Target:
-    """Where the dead letters are and how to check them."""
-
-    redis_url: str
-    prefix: str
-    stream: str
-    verify_keys: str
-
-    def authenticity(self) -> Authenticity:
-        """The consumers' checks, with every producer's public keys."""
-        return Authenticity(self.prefix, Verifier.from_setting(self.verify_keys))
-
-
-def target(redis_url: str | None, prefix: str | None, stream: str, keys: str | None) -> Target:
-    """The options and environment, or `sagactl up`'s operator settings when REDIS_URL is unset."""
-    local = (
-        {}
-        if redis_url
-        else operator_defaults(Path(os.environ.get("SAGA_OPERATOR_ENV", OPERATOR_ENV)))
-    )
-    return Target(
-        redis_url or local.get("REDIS_URL", DEFAULT_REDIS),
-        prefix if prefix is not None else local.get("EVENT_PREFIX", ""),
-        stream,
-        keys if keys is not None else local.get("EVENT_VERIFY_KEYS", ""),
-    )
 
 
 def _with_queue(where: Target, action: Callable[[DeadLetterQueue], Awaitable[T]]) -> T:

@@ -22,11 +22,14 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from sagakit import acl
+from sagakit.authenticity import Authenticity
 from sagakit.choreography import SERVICES
 from sagakit.keyring import Keyring
+from sagakit.signing import Verifier
 
 OPERATOR_ENV = Path(".local") / "events" / "operator.env"
 DEFAULT_DEAD_LETTERS = "saga.dead-letters"
+DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
 
 
 @dataclass(frozen=True)
@@ -141,6 +144,35 @@ def operator_defaults(path: Path = OPERATOR_ENV) -> dict[str, str]:
         return {}
     pairs = (line.partition("=") for line in path.read_text().splitlines() if "=" in line)
     return {key: value for key, _, value in pairs}
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where `sagactl dlq` finds the dead letters, and how it checks them."""
+
+    redis_url: str
+    prefix: str
+    stream: str
+    verify_keys: str
+
+    def authenticity(self) -> Authenticity:
+        """The consumers' checks, with every producer's public keys."""
+        return Authenticity(self.prefix, Verifier.from_setting(self.verify_keys))
+
+
+def target(redis_url: str | None, prefix: str | None, stream: str, keys: str | None) -> Target:
+    """The options and environment, or `sagactl up`'s operator settings when REDIS_URL is unset."""
+    local = (
+        {}
+        if redis_url
+        else operator_defaults(Path(os.environ.get("SAGA_OPERATOR_ENV", OPERATOR_ENV)))
+    )
+    return Target(
+        redis_url or local.get("REDIS_URL", DEFAULT_REDIS),
+        prefix if prefix is not None else local.get("EVENT_PREFIX", ""),
+        stream,
+        keys if keys is not None else local.get("EVENT_VERIFY_KEYS", ""),
+    )
 
 
 def _write_private(path: Path, text: str) -> None:
