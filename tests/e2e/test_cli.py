@@ -112,6 +112,8 @@ async def test_up_starts_private_servers_and_stops_cleanly_on_ctrl_c() -> None:
             raw = await asyncio.wait_for(process.stdout.readline(), 120)
             assert raw, "sagactl up exited early:\n" + "".join(lines)
             lines.append(raw.decode())
+        # The private Redis lets `up` give each service its own ACL user.
+        assert any("each service has its own Redis user" in line for line in lines), lines
         urls = {
             f"SAGA_{n.upper()}_URL": f"http://127.0.0.1:{base_port + i}"
             for i, n in enumerate(SERVICES)
