@@ -15,9 +15,16 @@ import pytest
 from chartkit import SERVICES, TEST_ISSUER, deep_merge, references, values_of
 
 YOURS = "saga-passwords"
+SERVICE_KEYS = ("password", "redis-url", "event-signing-key", "event-verify-keys")
 # The issuer as production sets it: without one the default (oidc) does not render.
 VALUES: dict[str, Any] = {"global": {"credentialsSecret": YOURS}, "auth": {"issuer": TEST_ISSUER}}
-KEYS = {*(f"{name}-password" for name in SERVICES), "redis-password", "postgres-password"}
+# What the pods read from it: the database and Redis admin passwords, each service's Redis
+# user URL and event keys (Redis reads its ACL file, redis-users.acl, as a whole volume).
+KEYS = {
+    *(f"{name}-{key}" for name in SERVICES for key in SERVICE_KEYS),
+    "redis-password",
+    "postgres-password",
+}
 
 
 def with_your_secret(render: Any) -> Any:
@@ -53,7 +60,7 @@ def test_every_password_is_read_from_your_secret_under_the_charts_keys(
         for kind, name, key in references(spec)
         if kind == "Secret"
     }
-    assert used == {(YOURS, key) for key in KEYS}
+    assert used == {(YOURS, key) for key in KEYS} | {(YOURS, None)}  # the ACL file volume
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -64,7 +71,7 @@ def test_the_services_urls_carry_your_passwords(render_values: Any, service: str
         assert env["DATABASE_URL"] == (
             f"postgresql://{service}:pw-{service}-password@saga-postgres:5432/{service}"
         )
-        assert env["REDIS_URL"] == "redis://:pw-redis-password@saga-redis:6379/0"
+        assert env["REDIS_URL"] == f"pw-{service}-redis-url"  # its own Redis user's URL
 
 
 def test_the_migration_jobs_carry_your_passwords_too(render_values: Any) -> None:
@@ -88,7 +95,9 @@ def test_the_servers_read_the_same_keys(render_values: Any) -> None:
     assert env["DATABASE_PASSWORD_BOOKING"] == {"name": YOURS, "key": "booking-password"}
     redis = render.get("StatefulSet", "saga-redis")["spec"]["template"]["spec"]
     env = secret_refs(redis)
-    assert env["REDIS_PASSWORD"] == {"name": YOURS, "key": "redis-password"}
+    assert env["REDISCLI_AUTH"] == {"name": YOURS, "key": "redis-password"}  # the probes' admin
+    acl = next(v for v in redis["volumes"] if v["name"] == "acl")["secret"]
+    assert acl == {"secretName": YOURS, "items": [{"key": "redis-users.acl", "path": "users.acl"}]}
 
 
 def test_your_secret_and_passwords_in_the_values_are_refused_together(render_values: Any) -> None:

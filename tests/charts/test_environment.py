@@ -7,6 +7,7 @@ ServiceSettings plus the service's own fields), one UPPER_CASE variable per fiel
 from __future__ import annotations
 
 import base64
+import hashlib
 import importlib
 import re
 from typing import Any
@@ -167,7 +168,8 @@ def test_every_referenced_secret_and_config_map_exists(
 
 def test_the_external_values_use_only_the_secrets_they_name(rendered: dict[str, Any]) -> None:
     render = rendered["external"]
-    assert not render.of_kind("Secret")  # the chart writes no credentials of its own
+    # The chart writes no credentials of its own; only the event keys (it generates them).
+    assert [s["metadata"]["name"] for s in render.of_kind("Secret")] == ["saga-event-keys"]
     env = environment(render, "payment")
     assert env["DATABASE_URL"] == {
         "secretKeyRef": {"name": "saga-database-urls", "key": "payment-database-url"}
@@ -196,15 +198,23 @@ def test_service_url_and_postgres_role_share_one_password(
     assert secret_value(render, ref) == url.password == f"{service}-password"
 
 
-def test_service_url_and_redis_share_one_password(rendered: dict[str, Any]) -> None:
+def test_each_service_logs_into_redis_as_its_own_user_of_the_acl_file(
+    rendered: dict[str, Any],
+) -> None:
     render = rendered["default"]
-    url = urlsplit(
-        secret_value(render, environment(render, "booking")["REDIS_URL"]["secretKeyRef"])
-    )
-    assert (url.scheme, url.hostname, url.port, url.path) == ("redis", "saga-redis", 6379, "/0")
+    users = secret_value(render, {"name": "saga-credentials", "key": "redis-users.acl"})
+    lines = {line.split()[1]: line for line in users.splitlines()}
+    for service in SERVICES:
+        ref = environment(render, service)["REDIS_URL"]["secretKeyRef"]
+        url = urlsplit(secret_value(render, ref))
+        assert (url.scheme, url.hostname, url.port, url.path) == ("redis", "saga-redis", 6379, "/0")
+        assert url.username == service
+        digest = hashlib.sha256((url.password or "").encode()).hexdigest()
+        assert f" on #{digest} " in lines[service]
     redis = render.get("StatefulSet", "saga-redis")["spec"]["template"]["spec"]
     env = {var["name"]: var for var in redis["containers"][0]["env"]}
-    assert secret_value(render, env["REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"]) == url.password
+    admin = secret_value(render, env["REDISCLI_AUTH"]["valueFrom"]["secretKeyRef"])
+    assert f" on #{hashlib.sha256(admin.encode()).hexdigest()} " in lines["admin"]  # the probes
 
 
 def test_images_follow_registry_prefix_and_one_tag(render_values: Any) -> None:
@@ -269,8 +279,14 @@ def test_generated_passwords_are_long_and_the_same_in_url_and_subchart(
         url = urlsplit(secret_value(render, {**secret, "key": f"{service}-database-url"}))
         assert re.fullmatch(r"[A-Za-z0-9]{24}", password)
         assert url.password == password
-    password = secret_value(render, {**secret, "key": "redis-password"})
-    assert urlsplit(secret_value(render, {**secret, "key": "redis-url"})).password == password
+    for user in (*SERVICES, "operator"):
+        password = secret_value(render, {**secret, "key": f"{user}-redis-password"})
+        url = urlsplit(secret_value(render, {**secret, "key": f"{user}-redis-url"}))
+        assert re.fullmatch(r"[A-Za-z0-9]{24}", password)
+        assert (url.username, url.password) == (user, password)
+    assert re.fullmatch(
+        r"[A-Za-z0-9]{24}", secret_value(render, {**secret, "key": "redis-password"})
+    )
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -284,5 +300,9 @@ def test_each_service_connects_as_its_own_role_to_its_own_database(
         assert (database.username, database.password) == (service, f"{service}-password")
         assert database.path == f"/{service}"
         redis = urlsplit(env["REDIS_URL"])
-        assert (redis.hostname, redis.password) == ("saga-redis", "redis-password")
+        assert (redis.hostname, redis.username, redis.password) == (
+            "saga-redis",
+            service,
+            f"{service}-redis",
+        )
         assert env["CONSUMER_NAME"] == f"saga-{service}-0"  # $(K8S_POD_NAME), expanded

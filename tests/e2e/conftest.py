@@ -38,6 +38,7 @@ from sagactl.auth import DevTokens, NoCredentials
 from sagactl.backends import Backends
 from sagactl.client import SERVICES, Endpoints, SagaClient
 from sagactl.devstack import Stack
+from sagactl.eventsecurity import StackSecurity, secure, withdraw
 from sagakit import devauth
 from sagakit.testing import (
     POSTGRES_URL,
@@ -47,6 +48,7 @@ from sagakit.testing import (
     fresh_database,
     require_postgres,
     require_redis,
+    run_keyring,
     unique_prefix,
 )
 
@@ -217,12 +219,15 @@ class SagaDriver:
 class LiveStack(SagaDriver):
     """A running stack of local processes plus what the scenarios need beyond HTTP."""
 
-    def __init__(self, stack: Stack, prefix: str, logs: Path, redis: Redis) -> None:
+    def __init__(
+        self, stack: Stack, prefix: str, logs: Path, redis: Redis, security: StackSecurity
+    ) -> None:
         super().__init__(stack.client(timeout=10.0))
         self.stack = stack
         self.prefix = prefix
         self.logs = logs
-        self.redis = redis
+        self.redis = redis  # the test's own connection, not a service's ACL user
+        self.security = security
 
     def stream(self, event_type: str) -> str:
         return self.prefix + event_type
@@ -269,6 +274,8 @@ async def launch(
         "OTEL_BSP_SCHEDULE_DELAY": "100",
         "OTEL_SDK_DISABLED": "false",
     }
+    # Signed events and a Redis ACL user per service, as `sagactl up` and the chart set up.
+    security = await secure(REDIS_URL, prefix, "saga.dead-letters", run_keyring(), pytest.fail)
     stack = Stack(
         Backends(database_url=POSTGRES_URL, redis_url=REDIS_URL),
         env,
@@ -276,8 +283,9 @@ async def launch(
         database_prefix=database_prefix,
         sink=sink,
         dev_key_file=dev_key,
+        service_env=security.service_env(),
     )
-    live = LiveStack(stack, prefix, logs, Redis.from_url(REDIS_URL))
+    live = LiveStack(stack, prefix, logs, Redis.from_url(REDIS_URL), security)
     await stack.start_all()
     assert await stack.wait_ready(), live.log_tail()
     return live
@@ -287,6 +295,7 @@ async def shut(live: LiveStack) -> None:
     await live.stack.stop()
     await live.client.aclose()
     await live.redis.aclose()
+    await withdraw(live.security)
     for name in SERVICES:
         await drop_database(live.stack.database_prefix + name)
 

@@ -86,7 +86,7 @@ async def test_dead_letters_can_be_listed_shown_and_redriven(streams) -> None:
     code, shown = await sagactl("dlq", "show", entry_id, env=env)
     assert code == 0 and "junk" in shown
     code, redriven = await sagactl("dlq", "redrive", entry_id, env=env)
-    assert code == 0 and f"redriven {entry_id}" in redriven
+    assert code == 1 and f"refused {entry_id}" in redriven  # not a message: tests/e2e/test_dlq.py
 
 
 async def test_up_starts_private_servers_and_stops_cleanly_on_ctrl_c() -> None:
@@ -115,6 +115,8 @@ async def test_up_starts_private_servers_and_stops_cleanly_on_ctrl_c() -> None:
             raw = await asyncio.wait_for(process.stdout.readline(), 120)
             assert raw, "sagactl up exited early:\n" + "".join(lines)
             lines.append(raw.decode())
+        # The private Redis lets `up` give each service its own ACL user.
+        assert any("each service has its own Redis user" in line for line in lines), lines
         urls = {
             f"SAGA_{n.upper()}_URL": f"http://127.0.0.1:{base_port + i}"
             for i, n in enumerate(SERVICES)

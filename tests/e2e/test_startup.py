@@ -31,6 +31,7 @@ from sagakit.testing import (
     fresh_database,
     read_envelopes,
     require_postgres,
+    run_keyring,
     unique_prefix,
     xadd_envelope,
 )
@@ -69,6 +70,7 @@ async def lonely_billing(dev_key: Path) -> AsyncIterator[Lonely]:
         database_prefix=database_prefix,
         sink=lambda _, line: lonely.lines.append(line),
         dev_key_file=dev_key,
+        service_env={"billing": run_keyring().env("billing")},
     )
     lonely = Lonely(stack, redis_port, prefix)
     yield lonely

@@ -17,6 +17,7 @@ from sagactl.auth import DevTokens
 from sagactl.backends import Backends
 from sagactl.client import SERVICES, Endpoints
 from sagactl.devstack import Stack, dev_key
+from sagakit.keyring import Keyring
 from sagakit.testing import free_ports
 
 # Measured without tracing export and with quiet logs: what the pattern costs,
@@ -70,6 +71,9 @@ async def deploy(
         "EVENT_TRANSPORT": transport,
         "EVENT_PREFIX": deployment.event_prefix,
     }
+    # Every event signed and verified, as deployed; the replicas of a service share its key.
+    keyring = Keyring.generate()
+    keys = {name: keyring.env(name) for name in SERVICES}
     for replica in range(replicas):
 
         def sink(name: str, line: str, replica: int = replica) -> None:
@@ -84,6 +88,7 @@ async def deploy(
             database_prefix=deployment.database_prefix,
             sink=sink,
             dev_key_file=key,
+            service_env=keys,
         )
         deployment.stacks.append(stack)
         await stack.start_all()

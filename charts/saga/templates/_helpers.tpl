@@ -129,14 +129,21 @@ key: {{ .name }}-database-url
 {{- end }}
 {{- end }}
 
-{{/* Where REDIS_URL is -> secretKeyRef. */}}
+{{/*
+Where a service's REDIS_URL is -> secretKeyRef: its own Redis user's with the chart's
+Redis; with your own, externalRedis' (per service if existingSecretKeys names it).
+dict "root" $ "name" <service>
+*/}}
 {{- define "saga.redisUrlRef" -}}
-{{- $external := .Values.externalRedis }}
-{{- if and (not .Values.redis.enabled) $external.existingSecret }}
+{{- $external := .root.Values.externalRedis }}
+{{- if .root.Values.redis.enabled }}
+name: {{ include "saga.redisUsersSecret" .root }}
+key: {{ .name }}-redis-url
+{{- else if $external.existingSecret }}
 name: {{ $external.existingSecret }}
-key: {{ $external.existingSecretKey }}
+key: {{ index ($external.existingSecretKeys | default dict) .name | default $external.existingSecretKey }}
 {{- else }}
-name: {{ include "saga.credentialsSecret" . }}
+name: {{ include "saga.credentialsSecret" .root }}
 key: redis-url
 {{- end }}
 {{- end }}
@@ -182,6 +189,7 @@ dict "given" <value> "existing" <Secret data> "key" <key>
 {{- else if not (or $redis.url $redis.existingSecret) }}
 {{- fail "redis.enabled is false: set externalRedis.url or externalRedis.existingSecret" }}
 {{- end }}
+{{- include "saga.validateEvents" . }}
 {{- end }}
 
 {{/*
@@ -279,20 +287,21 @@ dict "root" $ "name" <service>
     secretKeyRef:
       {{- include "saga.databaseUrlRef" . | trim | nindent 6 }}
 {{- end }}
-{{- if and .root.Values.redis.enabled $yours }}
-- name: REDIS_PASSWORD
-  valueFrom:
-    secretKeyRef:
-      name: {{ $yours }}
-      key: redis-password
-- name: REDIS_URL
-  value: {{ printf "redis://:$(REDIS_PASSWORD)@%s:6379/0" (include "saga.redisHost" .root) | quote }}
-{{- else }}
 - name: REDIS_URL
   valueFrom:
     secretKeyRef:
-      {{- include "saga.redisUrlRef" .root | trim | nindent 6 }}
-{{- end }}
+      {{- include "saga.redisUrlRef" . | trim | nindent 6 }}
+# Signed events (docs/security.md): its own private key, its producers' public keys.
+- name: EVENT_SIGNING_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "saga.eventKeysSecret" .root }}
+      key: {{ .name }}-event-signing-key
+- name: EVENT_VERIFY_KEYS
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "saga.eventKeysSecret" .root }}
+      key: {{ .name }}-event-verify-keys
 {{- end }}
 
 {{/* The CA of your servers (tls.caSecret), mounted where the URLs name it. */}}

@@ -20,6 +20,7 @@ from sqlalchemy import make_url
 from sagactl.auth import DevTokens
 from sagactl.backends import Backends
 from sagactl.client import PORTS, SERVICES, Endpoints, SagaClient
+from sagactl.eventsecurity import prepare_local
 from sagakit import devauth
 
 COLORS = ("36", "35", "33", "32", "34", "31")
@@ -58,10 +59,13 @@ class Stack:
         database_prefix: str = "",
         sink: Sink = print_line,
         dev_key_file: Path | None = None,
+        service_env: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
         self.backends = backends
         self.dev_key_file = dev_key_file
         self.extra_env = {**extra_env, **(dev_auth_env(dev_key_file) if dev_key_file else {})}
+        # Per service: its keys and Redis user (sagactl.eventsecurity), over the rest.
+        self.service_env = {name: dict(env) for name, env in (service_env or {}).items()}
         self.ports = dict(ports)
         self.database_prefix = database_prefix
         self.sink = sink
@@ -88,6 +92,7 @@ class Stack:
             PORT=str(self.ports[name]),
             PYTHONUNBUFFERED="1",
         )
+        env.update(self.service_env.get(name, {}))
         return env
 
     async def start(self, name: str, overrides: Mapping[str, str] | None = None) -> None:
@@ -175,6 +180,7 @@ async def run(
     extra_env: dict[str, str],
     base_port: int = 8001,
     dev_key_file: Path | None = None,
+    state: Path = Path(".local"),
 ) -> int:
     """Run the stack until Ctrl-C or SIGTERM; returns the exit code."""
     stop = asyncio.Event()
@@ -182,7 +188,14 @@ async def run(
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     ports = {name: base_port + index for index, name in enumerate(SERVICES)}
-    stack = Stack(backends, extra_env, ports=ports, dev_key_file=dev_key_file)
+    security = await prepare_local(backends.redis_url, {**os.environ, **extra_env}, state, _say)
+    stack = Stack(
+        backends,
+        extra_env,
+        ports=ports,
+        dev_key_file=dev_key_file,
+        service_env=security.service_env(),
+    )
     await stack.start_all()
     code = 0
     try:
@@ -198,6 +211,10 @@ async def run(
         print_line("sagactl", "stopping the services")
         await stack.stop()
     return code
+
+
+def _say(line: str) -> None:
+    print_line("sagactl", line)
 
 
 def _banner(ports: Mapping[str, int], dev_key_file: Path | None) -> None:

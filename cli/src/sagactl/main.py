@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from sagactl import auth, deadletters, demo, devstack, session
+from sagactl import auth, deadletters, demo, devstack, keyfiles, session
 from sagactl.backends import MissingServer, resolve
 from sagactl.client import SERVICES, Endpoints, SagaClient
 from sagactl.render import Record, status_table, timeline_view
@@ -21,6 +21,8 @@ from sagactl.verify import command as verify_command
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 app.callback()(session.identity)
 app.add_typer(deadletters.app, name="dlq")
+app.add_typer(keyfiles.event_keys, name="event-keys")
+app.add_typer(keyfiles.redis_users, name="redis-users")
 app.command("verify-observability")(verify_command.verify_observability)
 console = Console()
 
@@ -59,7 +61,7 @@ def up(
         "AUTH_MODE": auth_mode,
     }
     try:
-        code = asyncio.run(devstack.run(backends, extra, base_port, key))
+        code = asyncio.run(devstack.run(backends, extra, base_port, key, state_dir.resolve()))
     finally:
         backends.stop()
     raise typer.Exit(code)

@@ -1,6 +1,5 @@
 """The saga journal and the timeline, through the running service's consumers over Redis."""
 
-import json
 import uuid
 from typing import Any
 
@@ -18,7 +17,7 @@ from sagakit.events import (
     PaidBooking,
     SagaEvent,
 )
-from sagakit.testing import consumed, count_rows, eventually, read_messages
+from sagakit.testing import consumed, count_rows, eventually, read_messages, wire
 from sagakit.tracing import trace_id
 from sagakit.transport import DATA_FIELD
 
@@ -50,7 +49,7 @@ class Saga:
         """Publish the next event of the saga, caused by the previous one, in the saga's trace."""
         causation = self.last.event_id if self.last else None
         envelope = Envelope.wrap(event, producer, causation)
-        body = json.dumps({"data": envelope.model_dump_json(), "headers": self.headers})
+        body = wire(envelope, self.headers)  # signed by `producer`
         await self.redis.xadd(self.prefix + envelope.event_type, {DATA_FIELD: body})
         self.last = envelope
         return envelope

@@ -12,6 +12,7 @@ from sagakit.events import CreatedBooking, Envelope, EventType
 from sagakit.testing import (
     REDIS_URL,
     eventually,
+    key_settings,
     read_envelopes,
     running_app,
     unique_prefix,
@@ -93,6 +94,7 @@ async def test_created_event_is_approved_and_published_with_auto_approval(
         event_prefix=unique_prefix(),
         auth_mode="dev",
         auth_dev_key_file=str(dev_key_file),
+        **key_settings("manager"),
     )
     assert settings.auto_approve
     prefix, approved = settings.event_prefix, EventType.APPROVED_BOOKING_EVENT

@@ -26,6 +26,7 @@ from sagakit.testing import (
     drop_database,
     eventually,
     fresh_database,
+    key_settings,
     running_app,
     unique_prefix,
     xadd_envelope,
@@ -64,6 +65,7 @@ def gated_settings(url: str, dev_key_file: Path) -> Settings:
         schema_check_seconds=0.1,
         auth_mode="dev",
         auth_dev_key_file=str(dev_key_file),
+        **key_settings("payment"),
     )
 
 

@@ -37,6 +37,7 @@ from sagakit.testing import (
     REDIS_URL,
     app_client,
     fresh_database,
+    key_settings,
     require_redis,
     unique_prefix,
 )
@@ -141,13 +142,18 @@ def bearer(dev_key_file: Path) -> Callable[..., dict[str, str]]:
 
 @pytest.fixture
 def settings(service: ServiceUnderTest, database_url: str, dev_key_file: Path) -> ServiceSettings:
-    """The service's settings on the test servers with a stream prefix of its own."""
+    """The service's settings on the test servers with a stream prefix of its own.
+
+    Tokens: dev mode with the run's key. Events: it signs with the test keyring's key of
+    its name and accepts every producer's key, so envelopes written with
+    `sagakit.testing.wire` pass its checks.
+    """
     overrides = {"auth_mode": "dev", "auth_dev_key_file": str(dev_key_file)}
     return service.settings(
         database_url=database_url,
         redis_url=REDIS_URL,
         event_prefix=unique_prefix(),
-        **(overrides | dict(service.settings_overrides)),
+        **(overrides | key_settings(service.name) | dict(service.settings_overrides)),
     )
 
 

@@ -25,7 +25,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from sagakit import db, metrics, monitoring, telemetry
+from sagakit.authenticity import Authenticity
 from sagakit.changes import ChangeFeed
+from sagakit.choreography import OWNERS
 from sagakit.consumer import EventConsumer
 from sagakit.deadletter import DeadLetterQueue
 from sagakit.outbox import OutboxRelay
@@ -60,10 +62,15 @@ class ServiceRuntime:
             self.redis, settings.event_prefix + settings.dead_letter_stream
         )
         self.changes = ChangeFeed()
+        self.authenticity = Authenticity.from_settings(
+            settings.event_prefix,
+            settings.event_signing_key.get_secret_value(),
+            settings.event_verify_keys,
+        )
         self.relay = OutboxRelay(
             self.engine,
             spec.tables.outbox,
-            self.bus.publish,
+            lambda messages: self.bus.publish(self.authenticity.sign(messages)),
             batch_size=settings.relay_batch_size,
             poll_seconds=settings.relay_poll_seconds,
         )
@@ -73,6 +80,7 @@ class ServiceRuntime:
             dead_letters=self.dead_letters,
             max_deliveries=settings.max_deliveries,
             transport=settings.event_transport.value,
+            authenticity=self.authenticity,
         )
         self.bus.declare_publishers(spec.publishes)
         for event_type, handler in spec.handlers.items():
@@ -98,8 +106,11 @@ class ServiceRuntime:
     async def start(self) -> None:
         """Wait for Redis, then consume and relay now or once the schema gate opens.
 
-        Raises `NotReachable` when Redis does not answer within `redis_wait_seconds`.
+        Raises `NotReachable` when Redis does not answer within `redis_wait_seconds`, and
+        `MissingKeys` without the keys to sign what it publishes and verify what it hears.
         """
+        heard = {OWNERS[event_type] for event_type in self.spec.handlers}
+        self.authenticity.require(self.spec.name, self.spec.publishes, heard)
         wait, began = self.settings.redis_wait_seconds, time.monotonic()
         await self._retry_redis(self.bus.connect, wait)
         await self.schema.check()

@@ -7,7 +7,7 @@ import socket
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from sagakit import exposure
@@ -45,6 +45,14 @@ class ServiceSettings(BaseSettings):
     event_transport: Transport = Transport.STREAMS
     event_prefix: str = Field(default="", description="Prefix of every stream and channel name.")
     dead_letter_stream: str = "saga.dead-letters"
+    # Signed events (docs/security.md): this service's private key, `<key id>:<base64>`...
+    event_signing_key: SecretStr = Field(
+        default=SecretStr(""), description="The key this service signs its events with."
+    )
+    # ...and `<producer>:<key id>:<base64>` entries: the public keys of whom it hears.
+    event_verify_keys: str = Field(
+        default="", description="Public keys of the producers whose events this service hears."
+    )
     consumer_name: str = Field(default_factory=_default_consumer_name)
     max_deliveries: int = Field(default=5, ge=1)
     claim_idle_ms: int = Field(default=15_000, ge=100)
