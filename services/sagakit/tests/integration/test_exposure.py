@@ -15,7 +15,7 @@ from sagakit.access import ADMIN, Scope
 from sagakit.runtime import ServiceRuntime
 from sagakit.settings import ServiceSettings
 from sagakit.spec import ServiceSpec
-from sagakit.testing import REDIS_URL, running_app, unique_prefix
+from sagakit.testing import REDIS_URL, key_settings, running_app, unique_prefix
 from sagakit.web import create_service_app
 
 DOCS = ("/docs", "/redoc", "/openapi.json", "/asyncapi", "/asyncapi.json")
@@ -49,6 +49,7 @@ def serve(
             event_prefix=unique_prefix(),
             auth_mode="dev",
             auth_dev_key_file=str(dev_key_file),
+            **key_settings(notes_spec.name),  # signs and verifies events like the service it plays
             **overrides,
         )
         app = create_service_app(
