@@ -19,7 +19,15 @@ up: install ## Run the five services (starts private Postgres/Redis if none answ
 up-pubsub: install ## The same over plain Redis Pub/Sub
 	$(RUN) sagactl up --transport pubsub
 
-demo: ## Book, pay and watch the saga (needs `make up` running)
+# While `make port-forward` runs, the demo goes to the cluster: it signs with the cluster's
+# dev key, copied fresh (`make cluster-key`); else with the one `make up` made (.local/auth/).
+demo: ## Book, pay and watch the saga (needs `make up` running, or `make deploy port-forward`)
+	@pid=$(FORWARDS)/booking.pid; \
+	if [ -z "$${SAGA_DEV_KEY_FILE:-}" ] && [ -e $$pid ] && kill -0 "$$(cat $$pid)" 2>/dev/null; then \
+		echo "make port-forward runs: the demo goes to the cluster and signs with its dev key"; \
+		( $(FETCH_CLUSTER_KEY) ) || exit 1; \
+		export SAGA_DEV_KEY_FILE=$(CLUSTER_KEY); \
+	fi; \
 	$(RUN) sagactl demo
 
 test: test-setup install lint typecheck ## Lint, type-check and run every test (as root: it installs what they need)

@@ -3,7 +3,8 @@
 
 IMAGE_PREFIX ?= saga/
 IMAGE_TAG ?= 0.1.0
-BASE_IMAGE ?= python:3.11-slim-bookworm
+# Empty: Dockerfile.base's default (python:3.11-slim-bookworm, pinned by digest).
+BASE_IMAGE ?=
 KIND_CLUSTER ?= saga
 NAMESPACE ?= saga
 RELEASE ?= saga
@@ -31,12 +32,31 @@ SAGA_URLS := SAGA_BOOKING_URL=http://127.0.0.1:8001 SAGA_MANAGER_URL=http://127.
 	SAGA_BILLING_URL=http://127.0.0.1:8003 SAGA_PAYMENT_URL=http://127.0.0.1:8004 \
 	SAGA_INVOICE_URL=http://127.0.0.1:8005
 FORWARDS := .local/port-forward
+# The release's dev signing key (values/kind.yaml: auth.mode=dev), copied out of the Secret
+# its pods mount, so sagactl and the e2e tests sign tokens the cluster accepts.
+CLUSTER_KEY ?= .local/auth/cluster-dev-signing-key.pem
+DEV_KEY_VOLUME := auth-dev-key
+# Asks booking's Deployment which Secret and key it mounts as the dev key (the chart's own
+# or auth.dev.existingSecret), then copies that key, owner-only. Fails saying why.
+FETCH_CLUSTER_KEY := deploy=$$(kubectl -n $(NAMESPACE) get deployment \
+		-l '$(SAGA_SELECTOR),app.kubernetes.io/name=booking,app.kubernetes.io/instance=$(RELEASE)' -o name | head -n 1); \
+	if [ -z "$$deploy" ]; then echo "no saga release $(RELEASE) in namespace $(NAMESPACE) (make deploy)" >&2; exit 1; fi; \
+	volume='{.spec.template.spec.volumes[?(@.name=="$(DEV_KEY_VOLUME)")].secret'; \
+	secret=$$(kubectl -n $(NAMESPACE) get "$$deploy" -o jsonpath="$$volume.secretName}"); \
+	key=$$(kubectl -n $(NAMESPACE) get "$$deploy" -o jsonpath="$$volume.items[0].key}"); \
+	if [ -z "$$secret" ]; then echo "$(RELEASE) does not run auth.mode=dev, so it has no dev key:" \
+		"call it with a token from its issuer (SAGA_TOKEN, docs/security.md)" >&2; exit 1; fi; \
+	mkdir -p $(dir $(CLUSTER_KEY)); \
+	(umask 077; kubectl -n $(NAMESPACE) get secret "$$secret" -o jsonpath="{.data.$${key//./\\.}}" \
+		| base64 -d >$(CLUSTER_KEY).tmp) && [ -s $(CLUSTER_KEY).tmp ] && mv $(CLUSTER_KEY).tmp $(CLUSTER_KEY) \
+		|| { rm -f $(CLUSTER_KEY).tmp; echo "could not read $$key of Secret $$secret" >&2; exit 1; }; \
+	echo "$(CLUSTER_KEY): the dev signing key of $(RELEASE) (export SAGA_DEV_KEY_FILE=$(CLUSTER_KEY))"
 # Kills only the kubectl processes whose ids `make port-forward` wrote down.
 STOP_FORWARDS := for pidfile in $(FORWARDS)/*.pid; do \
 	[ -e "$$pidfile" ] || continue; kill "$$(cat "$$pidfile")" 2>/dev/null || true; rm -f "$$pidfile"; \
 	done
 
-.PHONY: images kind-up kind-load deploy observability-up grafana-login port-forward port-forward-stop e2e-kind kind-down
+.PHONY: images kind-up kind-load deploy observability-up grafana-login cluster-key port-forward port-forward-stop e2e-kind kind-down
 
 images: ## Build the base and the five service images (docker, podman or buildah; IMAGE_TAG=0.1.0)
 	scripts/build-images.sh build
@@ -73,6 +93,9 @@ grafana-login: ## Print Grafana's admin user and password (random, in a Secret o
 	echo "user:     $$(kubectl -n $(OBSERVABILITY_NAMESPACE) get "$$secret" -o jsonpath='{.data.admin-user}' | base64 -d)"; \
 	echo "password: $$(kubectl -n $(OBSERVABILITY_NAMESPACE) get "$$secret" -o jsonpath='{.data.admin-password}' | base64 -d)"
 
+cluster-key: ## Copy the release's dev signing key (auth.mode=dev) to .local/auth/ for sagactl and the e2e tests
+	@$(FETCH_CLUSTER_KEY)
+
 port-forward: port-forward-stop ## Forward the services to :8001-8005, Jaeger to :16686, Grafana to :3000, Prometheus to :9090
 	@mkdir -p $(FORWARDS)
 	@forward() { \
@@ -100,16 +123,17 @@ port-forward: port-forward-stop ## Forward the services to :8001-8005, Jaeger to
 	done
 	@echo "Forwarding: http://127.0.0.1:8001/docs ... :8005/docs, Jaeger http://127.0.0.1:16686,"
 	@echo "Grafana http://127.0.0.1:3000 (make grafana-login), Prometheus http://127.0.0.1:9090"
+	@echo "Tokens: make cluster-key (dev mode); make demo signs with that key while the forwards run"
 	@echo "Stop with: make port-forward-stop"
 
 port-forward-stop: ## Stop the port-forwards that `make port-forward` started
 	@$(STOP_FORWARDS)
 
-e2e-kind: install port-forward ## Against the cluster: `helm test`, then the e2e tests marked `cluster` through the port-forwards
+e2e-kind: install port-forward cluster-key ## Against the cluster: `helm test`, then the e2e tests marked `cluster` through the port-forwards
 	@status=0; \
 	helm test $(RELEASE) -n $(NAMESPACE) --logs --timeout 5m || status=$$?; \
-	SAGA_E2E_TARGET=urls $(SAGA_URLS) $(RUN) pytest -m cluster tests/e2e || status=$$?; \
-	$(SAGA_URLS) $(RUN) sagactl demo || status=$$?; \
+	SAGA_E2E_TARGET=urls SAGA_DEV_KEY_FILE=$(CLUSTER_KEY) $(SAGA_URLS) $(RUN) pytest -m cluster tests/e2e || status=$$?; \
+	SAGA_DEV_KEY_FILE=$(CLUSTER_KEY) $(SAGA_URLS) $(RUN) sagactl demo || status=$$?; \
 	$(STOP_FORWARDS); \
 	exit $$status
 
@@ -122,10 +146,10 @@ GRAFANA_SECRET_PASSWORD := kubectl -n $(OBSERVABILITY_NAMESPACE) get secret \
 	-l '$(GRAFANA_SECRET_SELECTOR)' -o jsonpath='{.items[0].data.admin-password}' | base64 -d
 
 .PHONY: verify-observability
-verify-observability: install port-forward ## Run the demo, then check its saga shows in Jaeger, Prometheus and Grafana (docs/verify-observability.md)
+verify-observability: install port-forward cluster-key ## Run the demo, then check its saga shows in Jaeger, Prometheus and Grafana (docs/verify-observability.md)
 	@set -o pipefail; status=0; rm -f $(DEMO_IDS); mkdir -p $(dir $(VERIFY_LOG)); \
 	password="$${GRAFANA_PASSWORD:-$$($(GRAFANA_SECRET_PASSWORD))}"; \
-	$(SAGA_URLS) $(RUN) sagactl demo --ids-file $(DEMO_IDS) || status=$$?; \
+	SAGA_DEV_KEY_FILE=$(CLUSTER_KEY) $(SAGA_URLS) $(RUN) sagactl demo --ids-file $(DEMO_IDS) || status=$$?; \
 	GRAFANA_PASSWORD="$$password" $(RUN) sagactl verify-observability --ids-file $(DEMO_IDS) \
 		--timeout $(VERIFY_TIMEOUT) 2>&1 | tee $(VERIFY_LOG) || status=$$?; \
 	$(STOP_FORWARDS); \

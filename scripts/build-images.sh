@@ -10,7 +10,8 @@
 # Settings, from the environment (the Makefile passes its own):
 #   IMAGE_PREFIX  saga/                      images are <prefix><name>:<tag>
 #   IMAGE_TAG     0.1.0
-#   BASE_IMAGE    python:3.11-slim-bookworm  the Python image under everything
+#   BASE_IMAGE    Dockerfile.base's default  the Python image under everything (by
+#                                            default python:3.11-slim-bookworm, by digest)
 #   BUILDER       docker | podman | buildah  to choose instead of the first one found
 #   BUILD_FLAGS   extra flags for every build, e.g. "--isolation chroot --network host"
 set -euo pipefail
@@ -19,7 +20,8 @@ cd "$(dirname "$0")/.."
 SERVICES=(booking manager billing payment invoice)
 IMAGE_PREFIX=${IMAGE_PREFIX:-saga/}
 IMAGE_TAG=${IMAGE_TAG:-0.1.0}
-BASE_IMAGE=${BASE_IMAGE:-python:3.11-slim-bookworm}
+# Empty: Dockerfile.base's own default, the one place that names (and pins) it.
+BASE_IMAGE=${BASE_IMAGE:-}
 read -r -a EXTRA_FLAGS <<<"${BUILD_FLAGS:-}"
 
 have() { command -v "$1" >/dev/null 2>&1; }
@@ -57,8 +59,10 @@ build() {
 }
 
 build_all() {
-  build "$(image base-uv)" Dockerfile.base --target uv --build-arg "BASE_IMAGE=$BASE_IMAGE"
-  build "$(image base)" Dockerfile.base --build-arg "BASE_IMAGE=$BASE_IMAGE"
+  local base=()
+  [ -z "$BASE_IMAGE" ] || base=(--build-arg "BASE_IMAGE=$BASE_IMAGE")
+  build "$(image base-uv)" Dockerfile.base --target uv "${base[@]}"
+  build "$(image base)" Dockerfile.base "${base[@]}"
   local name
   for name in "${SERVICES[@]}"; do
     build "$(image "$name")" services/Dockerfile --build-arg "SERVICE=$name" \

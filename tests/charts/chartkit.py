@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import hashlib
 import importlib
 import re
 import shutil
@@ -22,6 +23,9 @@ from typing import Any
 
 import pytest
 import yaml
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from sagakit.signing import SigningKey
 
 ROOT = Path(__file__).resolve().parents[2]
 CHARTS = ROOT / "charts"
@@ -30,12 +34,31 @@ SERVICES = ("booking", "manager", "billing", "payment", "invoice")
 RELEASE = "saga"
 NAMESPACE = "saga"
 # "default" is values.yaml alone; the others are values/<name>.yaml on top of it.
-VALUES = ("default", "kind", "external", "pubsub", "production")
+VALUES = ("default", "kind", "external", "pubsub", "production", "keycloak")
+# The issuer a user must set for the oidc renders (values.yaml's default mode); dev mode
+# (kind.yaml) ignores it.
+TEST_ISSUER = "https://id.example.test/realms/saga"
+
+
+def fixed_event_keys() -> dict[str, dict[str, str]]:
+    """Event keys derived from each service's name, so renders with them never change."""
+    keys = {}
+    for name in SERVICES:
+        seed = hashlib.sha256(f"saga-chart-test-{name}".encode()).digest()
+        key = SigningKey(f"{name}-test", Ed25519PrivateKey.from_private_bytes(seed))
+        public = key.verify_entry(name).rsplit(":", 1)[1]
+        keys[name] = {"signingKey": key.setting(), "verifyKey": public}
+    return keys
+
+
 TEST_VALUES: dict[str, Any] = {
     "auth": {
         "databasePasswords": {name: f"{name}-password" for name in SERVICES},
         "redisPassword": "redis-password",
+        "issuer": TEST_ISSUER,
+        "redisUserPasswords": {name: f"{name}-redis" for name in (*SERVICES, "operator")},
     },
+    "eventKeys": {"given": fixed_event_keys()},
     "postgres": {"auth": {"password": "postgres-password"}},
 }
 # Your own Postgres and Redis given as URLs in the chart's Secret (no values file does that).
@@ -235,3 +258,27 @@ class Render:
         secret = self.get("Secret", name)
         data = {k: base64.b64decode(v).decode() for k, v in secret.get("data", {}).items()}
         return {**data, **secret.get("stringData", {})}
+
+
+def references(spec: dict[str, Any]) -> list[tuple[str, str, str | None]]:
+    """(kind, name, key or None) of every Secret and ConfigMap a pod spec uses."""
+    found: list[tuple[str, str, str | None]] = []
+    for container in [*spec.get("initContainers", []), *spec["containers"]]:
+        for source in container.get("envFrom", []):
+            if "configMapRef" in source:
+                found.append(("ConfigMap", source["configMapRef"]["name"], None))
+            if "secretRef" in source:
+                found.append(("Secret", source["secretRef"]["name"], None))
+        for var in container.get("env", []):
+            ref = var.get("valueFrom", {})
+            if "secretKeyRef" in ref:
+                found.append(("Secret", ref["secretKeyRef"]["name"], ref["secretKeyRef"]["key"]))
+            if "configMapKeyRef" in ref:
+                ref = ref["configMapKeyRef"]
+                found.append(("ConfigMap", ref["name"], ref["key"]))
+    for volume in spec.get("volumes", []):
+        if "configMap" in volume:
+            found.append(("ConfigMap", volume["configMap"]["name"], None))
+        if "secret" in volume:
+            found.append(("Secret", volume["secret"]["secretName"], None))
+    return found

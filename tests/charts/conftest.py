@@ -96,7 +96,7 @@ def cluster_objects(stack: Any, observed: Any) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="session")
 def guarded(render_values: Callable[..., Any]) -> Any:
-    """The `observed` saga with its own NetworkPolicies on (kind.yaml leaves them off)."""
+    """The `observed` saga with its own NetworkPolicies explicitly on (umbrellakit.POLICIES)."""
     return render_values(ck.deep_merge(uk.observed_values(), uk.POLICIES))
 
 

@@ -150,6 +150,22 @@ def _governs(policies: list[Obj], namespace: str, source: Endpoint, destination:
     return False
 
 
+def closed_namespace(objs: list[Obj], namespace: str) -> list[str]:
+    """No pod of another app in `namespace` talks to anything, either way (default deny)."""
+    policies = of_kind(objs, "NetworkPolicy")
+    stranger = endpoint(
+        f"stranger in {namespace}", namespace, {"app": "stranger"}, (8080, "TCP", "h")
+    )
+    problems = []
+    for other in surroundings(objs):
+        if other.name == stranger.name:
+            continue
+        for source, destination in ((stranger, other), (other, stranger)):
+            if any(reachable(policies, source, destination, port) for port in destination.ports):
+                problems.append(f"{source.name} -> {destination.name}: {namespace} is not closed")
+    return sorted(problems)
+
+
 Check = Callable[[list[Obj]], list[str]]
 
 
@@ -163,4 +179,5 @@ def checks(saga: str, observability: str, dashboards: list[dict[str, Any]]) -> d
         "grafana dashboards": lambda objs: dashboard_problems(objs, saga),
         "network paths open": lambda objs: path_problems(objs, saga),
         "no other network path": lambda objs: extra_paths(objs, observability, saga),
+        "saga namespace closed": lambda objs: closed_namespace(objs, saga),
     }

@@ -7,13 +7,14 @@ ServiceSettings plus the service's own fields), one UPPER_CASE variable per fiel
 from __future__ import annotations
 
 import base64
+import hashlib
 import importlib
 import re
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from chartkit import SERVICES, values_of
+from chartkit import SERVICES, TEST_ISSUER, references, values_of
 from pydantic_settings import BaseSettings
 
 SET_BY_THE_CLASS = {"service_name"}  # each Settings subclass sets its own name
@@ -71,7 +72,8 @@ def test_config_map_holds_only_settings_the_service_reads(
 ) -> None:
     # A misspelt key would be ignored silently (the Settings classes ignore extras).
     keys = set(config_map(rendered["default"], service))
-    unknown = {key for key in keys - variables_read_by(service) if not key.startswith("OTEL_")}
+    known = variables_read_by(service)
+    unknown = {key for key in keys - known if not key.startswith("OTEL_")}
     assert unknown == set()
 
 
@@ -148,30 +150,6 @@ def test_dependent_variables_are_defined_before_use(
                     assert used in seen, f"{where} {container['name']}: args use {used}"
 
 
-def references(spec: dict[str, Any]) -> list[tuple[str, str, str | None]]:
-    """(kind, name, key or None) of every Secret and ConfigMap a pod spec uses."""
-    found: list[tuple[str, str, str | None]] = []
-    for container in [*spec.get("initContainers", []), *spec["containers"]]:
-        for source in container.get("envFrom", []):
-            if "configMapRef" in source:
-                found.append(("ConfigMap", source["configMapRef"]["name"], None))
-            if "secretRef" in source:
-                found.append(("Secret", source["secretRef"]["name"], None))
-        for var in container.get("env", []):
-            ref = var.get("valueFrom", {})
-            if "secretKeyRef" in ref:
-                found.append(("Secret", ref["secretKeyRef"]["name"], ref["secretKeyRef"]["key"]))
-            if "configMapKeyRef" in ref:
-                ref = ref["configMapKeyRef"]
-                found.append(("ConfigMap", ref["name"], ref["key"]))
-    for volume in spec.get("volumes", []):
-        if "configMap" in volume:
-            found.append(("ConfigMap", volume["configMap"]["name"], None))
-        if "secret" in volume:
-            found.append(("Secret", volume["secret"]["secretName"], None))
-    return found
-
-
 def test_every_referenced_secret_and_config_map_exists(
     values_name: str, rendered: dict[str, Any]
 ) -> None:
@@ -190,7 +168,8 @@ def test_every_referenced_secret_and_config_map_exists(
 
 def test_the_external_values_use_only_the_secrets_they_name(rendered: dict[str, Any]) -> None:
     render = rendered["external"]
-    assert not render.of_kind("Secret")  # the chart writes no credentials of its own
+    # The chart writes no credentials of its own; only the event keys (it generates them).
+    assert [s["metadata"]["name"] for s in render.of_kind("Secret")] == ["saga-event-keys"]
     env = environment(render, "payment")
     assert env["DATABASE_URL"] == {
         "secretKeyRef": {"name": "saga-database-urls", "key": "payment-database-url"}
@@ -219,15 +198,23 @@ def test_service_url_and_postgres_role_share_one_password(
     assert secret_value(render, ref) == url.password == f"{service}-password"
 
 
-def test_service_url_and_redis_share_one_password(rendered: dict[str, Any]) -> None:
+def test_each_service_logs_into_redis_as_its_own_user_of_the_acl_file(
+    rendered: dict[str, Any],
+) -> None:
     render = rendered["default"]
-    url = urlsplit(
-        secret_value(render, environment(render, "booking")["REDIS_URL"]["secretKeyRef"])
-    )
-    assert (url.scheme, url.hostname, url.port, url.path) == ("redis", "saga-redis", 6379, "/0")
+    users = secret_value(render, {"name": "saga-credentials", "key": "redis-users.acl"})
+    lines = {line.split()[1]: line for line in users.splitlines()}
+    for service in SERVICES:
+        ref = environment(render, service)["REDIS_URL"]["secretKeyRef"]
+        url = urlsplit(secret_value(render, ref))
+        assert (url.scheme, url.hostname, url.port, url.path) == ("redis", "saga-redis", 6379, "/0")
+        assert url.username == service
+        digest = hashlib.sha256((url.password or "").encode()).hexdigest()
+        assert f" on #{digest} " in lines[service]
     redis = render.get("StatefulSet", "saga-redis")["spec"]["template"]["spec"]
     env = {var["name"]: var for var in redis["containers"][0]["env"]}
-    assert secret_value(render, env["REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"]) == url.password
+    admin = secret_value(render, env["REDISCLI_AUTH"]["valueFrom"]["secretKeyRef"])
+    assert f" on #{hashlib.sha256(admin.encode()).hexdigest()} " in lines["admin"]  # the probes
 
 
 def test_images_follow_registry_prefix_and_one_tag(render_values: Any) -> None:
@@ -274,7 +261,8 @@ def test_a_credential_change_rolls_the_services(render_values: Any) -> None:
 
 def test_checksums_do_not_depend_on_generated_passwords(render_values: Any) -> None:
     # Passwords are random until the cluster has them: the checksums must not follow them.
-    first, second = render_values({}, fixed=False), render_values({}, fixed=False)
+    oidc = {"auth": {"issuer": TEST_ISSUER}}
+    first, second = render_values(oidc, fixed=False), render_values(oidc, fixed=False)
     assert secret_value(first, {"name": "saga-credentials", "key": "redis-password"}) != (
         secret_value(second, {"name": "saga-credentials", "key": "redis-password"})
     )
@@ -284,15 +272,21 @@ def test_checksums_do_not_depend_on_generated_passwords(render_values: Any) -> N
 def test_generated_passwords_are_long_and_the_same_in_url_and_subchart(
     render_values: Any,
 ) -> None:
-    render = render_values({}, fixed=False)
+    render = render_values({"auth": {"issuer": TEST_ISSUER}}, fixed=False)
     secret = {"name": "saga-credentials"}
     for service in SERVICES:
         password = secret_value(render, {**secret, "key": f"{service}-password"})
         url = urlsplit(secret_value(render, {**secret, "key": f"{service}-database-url"}))
         assert re.fullmatch(r"[A-Za-z0-9]{24}", password)
         assert url.password == password
-    password = secret_value(render, {**secret, "key": "redis-password"})
-    assert urlsplit(secret_value(render, {**secret, "key": "redis-url"})).password == password
+    for user in (*SERVICES, "operator"):
+        password = secret_value(render, {**secret, "key": f"{user}-redis-password"})
+        url = urlsplit(secret_value(render, {**secret, "key": f"{user}-redis-url"}))
+        assert re.fullmatch(r"[A-Za-z0-9]{24}", password)
+        assert (url.username, url.password) == (user, password)
+    assert re.fullmatch(
+        r"[A-Za-z0-9]{24}", secret_value(render, {**secret, "key": "redis-password"})
+    )
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -306,5 +300,9 @@ def test_each_service_connects_as_its_own_role_to_its_own_database(
         assert (database.username, database.password) == (service, f"{service}-password")
         assert database.path == f"/{service}"
         redis = urlsplit(env["REDIS_URL"])
-        assert (redis.hostname, redis.password) == ("saga-redis", "redis-password")
+        assert (redis.hostname, redis.username, redis.password) == (
+            "saga-redis",
+            service,
+            f"{service}-redis",
+        )
         assert env["CONSUMER_NAME"] == f"saga-{service}-0"  # $(K8S_POD_NAME), expanded

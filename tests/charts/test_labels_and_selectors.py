@@ -114,4 +114,6 @@ def test_service_monitor_scrapes_exactly_the_five_services(rendered: dict[str, A
 def test_every_network_policy_selects_pods(rendered: dict[str, Any]) -> None:
     render = rendered["production"]
     for policy in render.of_kind("NetworkPolicy"):
-        assert selected(render, policy["spec"]["podSelector"]["matchLabels"]), policy["metadata"]
+        # An empty selector (the namespace's default deny) selects every pod.
+        selector = policy["spec"]["podSelector"].get("matchLabels", {})
+        assert selected(render, selector), policy["metadata"]

@@ -5,7 +5,7 @@ policy of some direction accepts only what one of them allows; unselected pods a
 everything) over the release's own pods plus the pods around them in a cluster: DNS,
 the observability stack, an ingress controller, a neighbour in the same namespace and
 a stranger elsewhere. The allowed (source, destination, port) triples must equal the
-saga's expected set.
+saga's expected set. The namespace's default deny cuts the neighbour off both ways.
 """
 
 from __future__ import annotations
@@ -14,6 +14,9 @@ from typing import Any
 
 from chartkit import NAMESPACE, SERVICES, values_of
 from netpol import Endpoint, endpoint, policy_types, reachable, selector_matches
+
+# What values.yaml's ingress.routes sends through the Ingress (production turns it on).
+ROUTED = ("booking", "payment", "billing", "invoice")
 
 SURROUNDINGS = (
     endpoint(
@@ -43,7 +46,8 @@ SURROUNDINGS = (
 
 
 def expected_traffic() -> set[tuple[str, str, int, str]]:
-    """Production's paths: the five services, their migration Jobs and the test pod."""
+    """Production's paths: the five services, their migration Jobs, the test pod, and the
+    ingress controller to the routed services only."""
     allowed = set()
     for service in SERVICES:
         allowed |= {
@@ -58,8 +62,8 @@ def expected_traffic() -> set[tuple[str, str, int, str]]:
             (service, "collector", 4318, "TCP"),
             ("test", service, 8000, "TCP"),
             ("prometheus", service, 8000, "TCP"),
-            ("ingress", service, 8000, "TCP"),
         }
+    allowed |= {("ingress", service, 8000, "TCP") for service in ROUTED}
     return allowed | {("test", "kube-dns", 53, "UDP"), ("test", "kube-dns", 53, "TCP")}
 
 
@@ -104,11 +108,54 @@ def test_services_never_reach_each_other(rendered: dict[str, Any]) -> None:
     assert {(s, d) for s, d, _, _ in allowed if s in SERVICES and d in SERVICES} == set()
 
 
-def test_without_policies_everything_is_open(rendered: dict[str, Any]) -> None:
+def test_without_policies_everything_is_open(render_values: Any) -> None:
     # The evaluator's sanity check: no policy, no restriction.
-    assert not rendered["default"].of_kind("NetworkPolicy")
-    assert ("booking", "payment", 8000, "TCP") in allowed_traffic(rendered["default"])
-    assert ("stranger", "postgres", 5432, "TCP") in allowed_traffic(rendered["default"])
+    render = render_values({"networkPolicy": {"enabled": False}})
+    assert not render.of_kind("NetworkPolicy")
+    assert ("booking", "payment", 8000, "TCP") in allowed_traffic(render)
+    assert ("stranger", "postgres", 5432, "TCP") in allowed_traffic(render)
+
+
+def test_policies_are_on_by_default(rendered: dict[str, Any]) -> None:
+    assert allowed_traffic(rendered["default"]) <= expected_traffic()
+    deny = rendered["default"].get("NetworkPolicy", "saga-default-deny")["spec"]
+    assert deny == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+
+
+def neighbourhood(policies: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    """Who talks with the neighbour (a pod of another app in the saga's namespace)."""
+    neighbour, others = SURROUNDINGS[-2], [SURROUNDINGS[0], SURROUNDINGS[-1]]
+    pairs = set()
+    for other in others:
+        for source, destination in ((neighbour, other), (other, neighbour)):
+            for port in destination.ports:
+                if reachable(policies, source, destination, port, NAMESPACE):
+                    pairs.add((source.name, destination.name))
+    return pairs
+
+
+def test_the_default_deny_cuts_the_namespace_off_both_ways(render_values: Any) -> None:
+    # The neighbour has no policy of its own: the default deny is all that stops it.
+    closed = render_values(values_of("production")).of_kind("NetworkPolicy")
+    assert neighbourhood(closed) == set()
+    values = values_of("production")
+    values["networkPolicy"]["defaultDeny"] = False
+    opened = render_values(values).of_kind("NetworkPolicy")
+    assert neighbourhood(opened) == {
+        ("neighbour", "kube-dns"),
+        ("kube-dns", "neighbour"),
+        ("neighbour", "stranger"),
+        ("stranger", "neighbour"),
+    }
+
+
+def test_the_ingress_controller_reaches_only_the_routed_services(render_values: Any) -> None:
+    values = values_of("production")
+    values["ingress"]["routes"] = {name: [] for name in ROUTED} | {"booking": ["/bookings"]}
+    routed = {(s, d) for s, d, _, _ in allowed_traffic(render_values(values)) if s == "ingress"}
+    assert routed == {("ingress", "booking")}
+    values["ingress"] = {"enabled": False}
+    assert not [t for t in allowed_traffic(render_values(values)) if t[0] == "ingress"]
 
 
 def test_every_pod_of_the_release_is_covered_both_ways(rendered: dict[str, Any]) -> None:
@@ -124,12 +171,15 @@ def test_every_pod_of_the_release_is_covered_both_ways(rendered: dict[str, Any])
 def test_a_looser_policy_would_be_caught(render_values: Any) -> None:
     # The evaluator's other sanity check: letting the whole namespace call the services
     # opens them to the neighbour; service to service stays shut by the egress rules.
+    # (The default deny is off here: it would stop the neighbour's egress on its own.)
     values = values_of("production")
-    values["networkPolicy"] = {"enabled": True, "httpClients": [{"podSelector": {}}]}
+    values["networkPolicy"] = {"httpClients": [{"podSelector": {}}], "defaultDeny": False}
     allowed = allowed_traffic(render_values(values))
     assert ("neighbour", "booking", 8000, "TCP") in allowed
     assert ("booking", "payment", 8000, "TCP") not in allowed
     assert ("neighbour", "postgres", 5432, "TCP") not in allowed
+    values["networkPolicy"]["defaultDeny"] = True
+    assert ("neighbour", "booking", 8000, "TCP") not in allowed_traffic(render_values(values))
 
 
 def test_external_servers_are_reached_only_on_their_ports(render_values: Any) -> None:
@@ -143,6 +193,7 @@ def test_external_servers_are_reached_only_on_their_ports(render_values: Any) ->
     assert {p["metadata"]["name"] for p in render.of_kind("NetworkPolicy")} == {
         *(f"saga-{service}" for service in SERVICES),
         "saga-test",
+        "saga-default-deny",
     }
 
 

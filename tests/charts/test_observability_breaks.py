@@ -270,6 +270,12 @@ BREAKS = [
         stack=without(("jaeger", "extraObjects", 0, "spec", "ingress", 1)),
     ),
     Break(
+        "the saga's namespace is left open",
+        "saga namespace closed",
+        "stranger in saga -> ",
+        saga=at(("networkPolicy", "defaultDeny"), False),
+    ),
+    Break(
         "the collector takes anyone's traffic",
         "no other network path",
         "stranger in default -> Deployment observability/otel-collector",

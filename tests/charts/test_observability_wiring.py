@@ -10,7 +10,8 @@ label and selector from one chart's rendered objects to the other's:
   ServiceMonitor, which select Services and ports that exist;
 - Grafana's data sources reach Prometheus and Jaeger, with the uids the dashboards use;
   its sidecar picks up the saga's dashboard ConfigMaps, into a folder;
-- the NetworkPolicies of both releases let exactly those paths through.
+- the NetworkPolicies of both releases let exactly those paths through, and the saga's
+  namespace lets no other pod in or out (its default deny).
 
 test_observability_breaks.py shows that each check fails on a broken render.
 """

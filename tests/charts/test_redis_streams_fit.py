@@ -26,11 +26,13 @@ from redis.asyncio import Redis
 from booking.entrypoints.schemas import BookingCreate
 from invoice.domain.model import invoice_number
 from manager.entrypoints.schemas import ApprovalReject
+from sagakit.api import CUSTOMER_ID_RULES
+from sagakit.authenticity import Authenticity
 from sagakit.deadletter import DeadLetterQueue, Failure
 from sagakit.events import EVENT_MODELS, Envelope, EventType
 from sagakit.outbox import OutboxMessage
 from sagakit.settings import ServiceSettings
-from sagakit.testing import REDIS_URL, START_HINT
+from sagakit.testing import REDIS_URL, START_HINT, run_keyring
 from sagakit.tracing import continued, outgoing_headers
 from sagakit.transport import EventBus
 
@@ -59,7 +61,7 @@ def largest_message(event_type: EventType) -> OutboxMessage:
     largest_amount = Decimal("9" * 10 + ".99")  # Money: 12 digits, 2 of them decimals
     fields: dict[str, Any] = {
         "booking_id": booking_id,
-        "customer_id": "c" * max_length(BookingCreate, "customer_id"),
+        "customer_id": "c" * CUSTOMER_ID_RULES["max_length"],
         "item": WIDEST_CHARACTER * max_length(BookingCreate, "item"),
         "reason": WIDEST_CHARACTER * max_length(ApprovalReject, "reason"),
         "amount": largest_amount,
@@ -85,9 +87,12 @@ async def size(redis: Redis, stream: str) -> tuple[int, int]:
 
 
 async def fill(bus: EventBus, redis: Redis, event_type: EventType) -> tuple[int, int]:
-    """Publish 3 x MEASURED_MAXLEN entries; (bytes, entries) of the trimmed stream."""
+    """Publish 3 x MEASURED_MAXLEN entries, signed as the relay signs them; (bytes, entries)
+    of the trimmed stream."""
+    keys = run_keyring().env("invoice")
+    signed = Authenticity.from_settings("", keys["EVENT_SIGNING_KEY"], keys["EVENT_VERIFY_KEYS"])
     for _ in range(3 * MEASURED_MAXLEN // 100):
-        await bus.publish([largest_message(event_type) for _ in range(100)])
+        await bus.publish(signed.sign([largest_message(event_type) for _ in range(100)]))
     return await size(redis, bus.name(event_type))
 
 
@@ -130,7 +135,8 @@ async def measured() -> AsyncIterator[dict[str, tuple[int, int]]]:
         found["dead letters"] = await fill_dead_letters(bus, redis)
         yield found
     finally:
-        await redis.delete(*[key async for key in redis.scan_iter(f"{prefix}*")])
+        if keys := [key async for key in redis.scan_iter(f"{prefix}*")]:
+            await redis.delete(*keys)
         await bus.broker.stop()
         await redis.aclose()
 

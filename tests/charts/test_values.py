@@ -23,7 +23,7 @@ def test_external_values_start_no_postgres_and_no_redis(rendered: dict[str, Any]
 
 def test_external_urls_go_into_the_charts_secret(render_values: Any) -> None:
     render = render_values(EXTERNAL_URLS)
-    (secret,) = render.of_kind("Secret")
+    secret = render.get("Secret", "saga-credentials")
     assert sorted(secret["data"]) == sorted(
         [*(f"{name}-database-url" for name in SERVICES), "redis-url"]
     )

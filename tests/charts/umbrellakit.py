@@ -27,7 +27,8 @@ NAMESPACE = "observability"
 DEPENDENCIES = ("opentelemetry-collector", "jaeger", "kube-prometheus-stack")
 OBSERVED = CHARTS / "saga" / "values" / "observed.yaml"
 DASHBOARDS = ROOT / "observability" / "grafana" / "dashboards"
-# The saga's own NetworkPolicies on (values/production.yaml has them; kind.yaml not).
+# The saga's own NetworkPolicies on: the default, made explicit so the wiring checks keep
+# them whatever the defaults become.
 POLICIES: dict[str, Any] = {"networkPolicy": {"enabled": True}}
 # Fields of a dependency in Helm's hash, in the Go struct's order; all but name and
 # repository are `omitempty` (left out when empty).

@@ -4,8 +4,12 @@ Each stack gets its own databases (`e2e_<service>`), its own stream/channel
 prefix and free ports, so the suite never touches a running `make up`.
 Service logs go to files; a failed wait prints their tails.
 
-The tests marked `cluster` use only the HTTP APIs (the `saga` fixture): with
-SAGA_E2E_TARGET=urls they run against any deployment, e.g. `make e2e-kind`.
+The services run with AUTH_MODE=dev and a key made for the session: every call carries
+a token signed with it, for whom the role table asks (credit as admin, a booking and
+its payment as its customer, decisions as manager, reads as admin), so the real checks
+run. The tests marked `cluster` use only the HTTP APIs (the `saga` fixture): with
+SAGA_E2E_TARGET=urls they run against any deployment, e.g. `make e2e-kind`, signing with
+the deployment's dev key (SAGA_DEV_KEY_FILE).
 """
 
 from __future__ import annotations
@@ -30,9 +34,12 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 from redis.asyncio import Redis
 
+from sagactl.auth import DevTokens, NoCredentials
 from sagactl.backends import Backends
 from sagactl.client import SERVICES, Endpoints, SagaClient
 from sagactl.devstack import Stack
+from sagactl.eventsecurity import StackSecurity, secure, withdraw
+from sagakit import devauth
 from sagakit.testing import (
     POSTGRES_URL,
     REDIS_URL,
@@ -41,6 +48,7 @@ from sagakit.testing import (
     fresh_database,
     require_postgres,
     require_redis,
+    run_keyring,
     unique_prefix,
 )
 
@@ -134,6 +142,12 @@ def _attributes(pairs: Any) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
+def dev_key(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The session's dev signing key: the stacks verify with it, the clients sign with it."""
+    return devauth.ensure_key(tmp_path_factory.mktemp("auth") / "dev-signing-key.pem")
+
+
+@pytest.fixture(scope="session")
 def otlp() -> Iterator[OtlpReceiver]:
     receiver = OtlpReceiver()
     yield receiver
@@ -145,6 +159,11 @@ class SagaDriver:
 
     def __init__(self, client: SagaClient) -> None:
         self.client = client
+        self.owners: dict[str, str] = {}  # booking id -> its customer, who pays it
+
+    def headers(self, identity: str) -> dict[str, str]:
+        """The Authorization header of a request made as `identity` (admin, manager, a customer)."""
+        return self.client.headers(identity)
 
     def log_tail(self, lines: int = 25) -> str:
         """What a failed wait prints besides the last answer (the services' logs if known)."""
@@ -156,7 +175,9 @@ class SagaDriver:
         return customer_id
 
     async def book(self, customer_id: str, amount: Decimal = Decimal("120.00")) -> str:
-        return str((await self.client.book(customer_id, "Room 42", amount))["id"])
+        booking_id = str((await self.client.book(customer_id, "Room 42", amount))["id"])
+        self.owners[booking_id] = customer_id
+        return booking_id
 
     async def wait_for(
         self,
@@ -190,7 +211,7 @@ class SagaDriver:
         )
 
     async def pay(self, booking_id: str) -> dict[str, Any]:
-        response = await self.client.pay(booking_id)
+        response = await self.client.pay(booking_id, self.owners[booking_id])
         assert response.status_code == 200, response.text
         return dict(response.json())
 
@@ -198,12 +219,15 @@ class SagaDriver:
 class LiveStack(SagaDriver):
     """A running stack of local processes plus what the scenarios need beyond HTTP."""
 
-    def __init__(self, stack: Stack, prefix: str, logs: Path, redis: Redis) -> None:
-        super().__init__(SagaClient(stack.endpoints(), timeout=10.0))
+    def __init__(
+        self, stack: Stack, prefix: str, logs: Path, redis: Redis, security: StackSecurity
+    ) -> None:
+        super().__init__(stack.client(timeout=10.0))
         self.stack = stack
         self.prefix = prefix
         self.logs = logs
-        self.redis = redis
+        self.redis = redis  # the test's own connection, not a service's ACL user
+        self.security = security
 
     def stream(self, event_type: str) -> str:
         return self.prefix + event_type
@@ -228,7 +252,9 @@ class LiveStack(SagaDriver):
         assert await self.stack.wait_ready((name,)), self.log_tail()
 
 
-async def launch(transport: str, database_prefix: str, logs: Path, otlp: OtlpReceiver) -> LiveStack:
+async def launch(
+    transport: str, database_prefix: str, logs: Path, otlp: OtlpReceiver, dev_key: Path
+) -> LiveStack:
     await require_postgres()
     await require_redis()
     for name in SERVICES:
@@ -248,14 +274,18 @@ async def launch(transport: str, database_prefix: str, logs: Path, otlp: OtlpRec
         "OTEL_BSP_SCHEDULE_DELAY": "100",
         "OTEL_SDK_DISABLED": "false",
     }
+    # Signed events and a Redis ACL user per service, as `sagactl up` and the chart set up.
+    security = await secure(REDIS_URL, prefix, "saga.dead-letters", run_keyring(), pytest.fail)
     stack = Stack(
         Backends(database_url=POSTGRES_URL, redis_url=REDIS_URL),
         env,
         ports=dict(zip(SERVICES, free_ports(len(SERVICES)), strict=True)),
         database_prefix=database_prefix,
         sink=sink,
+        dev_key_file=dev_key,
+        service_env=security.service_env(),
     )
-    live = LiveStack(stack, prefix, logs, Redis.from_url(REDIS_URL))
+    live = LiveStack(stack, prefix, logs, Redis.from_url(REDIS_URL), security)
     await stack.start_all()
     assert await stack.wait_ready(), live.log_tail()
     return live
@@ -265,50 +295,71 @@ async def shut(live: LiveStack) -> None:
     await live.stack.stop()
     await live.client.aclose()
     await live.redis.aclose()
+    await withdraw(live.security)
     for name in SERVICES:
         await drop_database(live.stack.database_prefix + name)
 
 
 @pytest.fixture(scope="session")
 async def streams(
-    tmp_path_factory: pytest.TempPathFactory, otlp: OtlpReceiver
+    tmp_path_factory: pytest.TempPathFactory, otlp: OtlpReceiver, dev_key: Path
 ) -> AsyncIterator[LiveStack]:
     prefix = f"e2e_{uuid.uuid4().hex[:6]}_"  # parallel runs on one server never collide
-    live = await launch("streams", prefix, tmp_path_factory.mktemp("streams-logs"), otlp)
+    logs = tmp_path_factory.mktemp("streams-logs")
+    live = await launch("streams", prefix, logs, otlp, dev_key)
     yield live
     await shut(live)
 
 
 @pytest.fixture(scope="module")
 async def fuzzed(
-    tmp_path_factory: pytest.TempPathFactory, otlp: OtlpReceiver
+    tmp_path_factory: pytest.TempPathFactory, otlp: OtlpReceiver, dev_key: Path
 ) -> AsyncIterator[LiveStack]:
     """A stack of its own for the fuzz test: what it creates touches no other test's data."""
     prefix = f"e2e_{uuid.uuid4().hex[:6]}_fuzz_"
-    live = await launch("streams", prefix, tmp_path_factory.mktemp("fuzz-logs"), otlp)
+    logs = tmp_path_factory.mktemp("fuzz-logs")
+    live = await launch("streams", prefix, logs, otlp, dev_key)
     yield live
     await shut(live)
 
 
 @pytest.fixture(scope="session")
 async def pubsub(
-    tmp_path_factory: pytest.TempPathFactory, otlp: OtlpReceiver
+    tmp_path_factory: pytest.TempPathFactory, otlp: OtlpReceiver, dev_key: Path
 ) -> AsyncIterator[LiveStack]:
     prefix = f"e2e_{uuid.uuid4().hex[:6]}_pubsub_"
-    live = await launch("pubsub", prefix, tmp_path_factory.mktemp("pubsub-logs"), otlp)
+    logs = tmp_path_factory.mktemp("pubsub-logs")
+    live = await launch("pubsub", prefix, logs, otlp, dev_key)
     yield live
     await shut(live)
 
 
 # `make e2e-kind` sets SAGA_E2E_TARGET=urls: the tests marked `cluster` then drive the
-# services at SAGA_BOOKING_URL ... SAGA_INVOICE_URL (the port-forwarded cluster).
+# services at SAGA_BOOKING_URL ... SAGA_INVOICE_URL (the port-forwarded cluster), signing
+# tokens with the key the cluster's services verify (SAGA_DEV_KEY_FILE).
 AGAINST_URLS = os.environ.get("SAGA_E2E_TARGET") == "urls"
+
+
+def remote_tokens() -> DevTokens:
+    """Tokens signed with SAGA_DEV_KEY_FILE, or a failure saying where that key comes from."""
+    path = os.environ.get("SAGA_DEV_KEY_FILE", "")
+    if not path:
+        pytest.fail(
+            "SAGA_E2E_TARGET=urls needs SAGA_DEV_KEY_FILE: the dev signing key the deployment's "
+            "services verify (kind: `make cluster-key` fetches it into "
+            ".local/auth/cluster-dev-signing-key.pem)",
+            pytrace=False,
+        )
+    try:
+        return DevTokens.from_file(Path(path))
+    except NoCredentials as exc:
+        pytest.fail(str(exc), pytrace=False)
 
 
 @pytest.fixture(scope="session")
 async def remote() -> AsyncIterator[SagaDriver]:
     """The deployment at SAGA_BOOKING_URL ... SAGA_INVOICE_URL."""
-    driver = SagaDriver(SagaClient(Endpoints(), timeout=10.0))
+    driver = SagaDriver(SagaClient(Endpoints(), timeout=10.0, tokens=remote_tokens()))
     yield driver
     await driver.client.aclose()
 

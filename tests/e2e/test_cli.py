@@ -5,6 +5,7 @@ import json
 import os
 import shutil
 import signal
+import stat
 import sys
 import uuid
 from pathlib import Path
@@ -22,6 +23,7 @@ def cli_env(live) -> dict[str, str]:
         **urls,
         "REDIS_URL": "redis://127.0.0.1:6379/0",
         "EVENT_PREFIX": live.prefix,
+        "SAGA_DEV_KEY_FILE": str(live.stack.dev_key_file),  # the key the stack verifies with
     }
 
 
@@ -84,14 +86,15 @@ async def test_dead_letters_can_be_listed_shown_and_redriven(streams) -> None:
     code, shown = await sagactl("dlq", "show", entry_id, env=env)
     assert code == 0 and "junk" in shown
     code, redriven = await sagactl("dlq", "redrive", entry_id, env=env)
-    assert code == 0 and f"redriven {entry_id}" in redriven
+    assert code == 1 and f"refused {entry_id}" in redriven  # not a message: tests/e2e/test_dlq.py
 
 
 async def test_up_starts_private_servers_and_stops_cleanly_on_ctrl_c() -> None:
     state = ROOT / ".local" / f"e2e-{uuid.uuid4().hex[:8]}"
     base_port = 18_100 + os.getpid() % 500
-    env = {**os.environ, "SAGA_BASE_PORT": str(base_port)}
-    for name in ("DATABASE_URL", "REDIS_URL"):
+    key = state / "auth" / "dev-signing-key.pem"  # `up` makes it, `demo` signs with it
+    env = {**os.environ, "SAGA_BASE_PORT": str(base_port), "SAGA_DEV_KEY_FILE": str(key)}
+    for name in ("DATABASE_URL", "REDIS_URL", "SAGA_TOKEN", "SAGA_AS", "AUTH_MODE"):
         env.pop(name, None)
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -108,15 +111,19 @@ async def test_up_starts_private_servers_and_stops_cleanly_on_ctrl_c() -> None:
     lines: list[str] = []
     try:
         assert process.stdout is not None
-        while not any("all five services are ready" in line for line in lines):
+        while not any("Ctrl-C stops everything" in line for line in lines):
             raw = await asyncio.wait_for(process.stdout.readline(), 120)
             assert raw, "sagactl up exited early:\n" + "".join(lines)
             lines.append(raw.decode())
+        # The private Redis lets `up` give each service its own ACL user.
+        assert any("each service has its own Redis user" in line for line in lines), lines
         urls = {
             f"SAGA_{n.upper()}_URL": f"http://127.0.0.1:{base_port + i}"
             for i, n in enumerate(SERVICES)
         }
-        code, output = await sagactl("demo", env={**os.environ, **urls})
+        assert f"dev tokens (AUTH_MODE=dev) are signed with {key}" in "".join(lines)
+        assert stat.S_IMODE(key.stat().st_mode) == 0o600
+        code, output = await sagactl("demo", env={**env, **urls})
         assert code == 0, output
         process.send_signal(signal.SIGINT)
         rest, _ = await asyncio.wait_for(process.communicate(), 60)

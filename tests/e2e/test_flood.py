@@ -24,6 +24,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from sagactl.auth import ADMIN, DevTokens
 from sagakit.testing import (
     REDIS_URL,
     database_url,
@@ -31,6 +32,7 @@ from sagakit.testing import (
     free_ports,
     require_postgres,
     require_redis,
+    run_keyring,
     unique_prefix,
 )
 
@@ -78,8 +80,16 @@ def enough_file_descriptors(needed: int) -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
 
 
+@pytest.fixture
+def as_admin(dev_key: Path) -> dict[str, str]:
+    """The Authorization header of an admin (a token signed with the stack's dev key)."""
+    return {"Authorization": f"Bearer {DevTokens.from_file(dev_key).token(ADMIN)}"}
+
+
 @contextlib.asynccontextmanager
-async def payment_service(logs: Path, env: Mapping[str, str]) -> AsyncIterator[Service]:
+async def payment_service(
+    logs: Path, env: Mapping[str, str], dev_key: Path
+) -> AsyncIterator[Service]:
     """`payment serve` on its own new database with `env` on top, stopped and dropped after."""
     await require_postgres()
     await require_redis()
@@ -95,6 +105,9 @@ async def payment_service(logs: Path, env: Mapping[str, str]) -> AsyncIterator[S
         "PORT": str(port),
         "LOG_LEVEL": "WARNING",  # no access log line per request of the flood
         "OTEL_SDK_DISABLED": "true",
+        "AUTH_MODE": "dev",
+        "AUTH_DEV_KEY_FILE": str(dev_key),
+        **run_keyring().env("payment"),
     }
     log = logs / "payment.log"
     with log.open("w") as out:
@@ -122,11 +135,12 @@ async def ready(service: Service) -> None:
     pytest.fail(f"payment never became ready\n{service.log_tail()}")
 
 
-async def bare_get(port: int, target: str) -> tuple[int | str, str]:
+async def bare_get(port: int, target: str, token: str) -> tuple[int | str, str]:
     """One request on its own connection: (status or the error's name, the head's text)."""
+    head = f"Host: payment\r\nAuthorization: {token}\r\nConnection: close\r\n\r\n"
     try:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        request = f"GET {target} HTTP/1.1\r\nHost: payment\r\nConnection: close\r\n\r\n"
+        request = f"GET {target} HTTP/1.1\r\n{head}"
         writer.write(request.encode())
         head = (await reader.readuntil(b"\r\n\r\n")).decode().lower()
         writer.close()
@@ -135,17 +149,18 @@ async def bare_get(port: int, target: str) -> tuple[int | str, str]:
     return int(head.split()[1]), head
 
 
-async def long_poll(port: int) -> int | str:
-    status, head = await bare_get(port, f"/payments/{uuid.uuid4()}?wait_for=paid&wait={WAIT}")
+async def long_poll(port: int, token: str) -> int | str:
+    target = f"/payments/{uuid.uuid4()}?wait_for=paid&wait={WAIT}"
+    status, head = await bare_get(port, target, token)
     if status == 503:
         assert "retry-after: 1" in head, head  # the waiters' cap, not uvicorn's
     return status
 
 
-async def normal_requests(service: Service, count: int) -> list[int]:
-    """A customer's calls while the flood waits: set a credit, read it back."""
+async def normal_requests(service: Service, count: int, headers: dict[str, str]) -> list[int]:
+    """Calls while the flood waits: set a customer's credit, read it back."""
     statuses = []
-    async with httpx.AsyncClient(base_url=service.url, timeout=120) as client:
+    async with httpx.AsyncClient(base_url=service.url, timeout=120, headers=headers) as client:
         for n in range(count):
             customer = f"calm-{uuid.uuid4().hex[:8]}"
             put = await client.put(f"/customers/{customer}/credit", json={"amount": f"{n + 1}"})
@@ -164,14 +179,14 @@ async def settled_waiters(service: Service) -> int:
 
 
 async def test_a_flood_of_long_polls_gets_no_500_and_normal_requests_still_answer(
-    tmp_path: Path,
+    tmp_path: Path, dev_key: Path, as_admin: dict[str, str]
 ) -> None:
     env = {**SMALL_POOL, "LONG_POLL_MAX_WAITERS": str(WAITERS), "HTTP_LIMIT_CONCURRENCY": "2500"}
-    async with payment_service(tmp_path, env) as payment:
-        idle = payment.rss_kib()
-        polls = [asyncio.create_task(long_poll(payment.port)) for _ in range(FLOOD)]
+    async with payment_service(tmp_path, env, dev_key) as payment:
+        idle, token = payment.rss_kib(), as_admin["Authorization"]
+        polls = [asyncio.create_task(long_poll(payment.port, token)) for _ in range(FLOOD)]
         waiting, flooded = await settled_waiters(payment), payment.rss_kib()
-        calm = await normal_requests(payment, 10)
+        calm = await normal_requests(payment, 10, as_admin)
         answers = Counter(await asyncio.gather(*polls))
         log = payment.log.read_text()
 
@@ -183,11 +198,15 @@ async def test_a_flood_of_long_polls_gets_no_500_and_normal_requests_still_answe
     assert "Traceback" not in log, log[-3000:]
 
 
-async def test_beyond_limit_concurrency_uvicorn_answers_503_and_recovers(tmp_path: Path) -> None:
-    async with payment_service(tmp_path, {"HTTP_LIMIT_CONCURRENCY": "50"}) as payment:
-        burst = [bare_get(payment.port, "/customers/nobody") for _ in range(300)]
+async def test_beyond_limit_concurrency_uvicorn_answers_503_and_recovers(
+    tmp_path: Path, dev_key: Path, as_admin: dict[str, str]
+) -> None:
+    env = {"HTTP_LIMIT_CONCURRENCY": "50"}
+    async with payment_service(tmp_path, env, dev_key) as payment:
+        token = as_admin["Authorization"]
+        burst = [bare_get(payment.port, "/customers/nobody", token) for _ in range(300)]
         answers = Counter(status for status, _ in await asyncio.gather(*burst))
-        async with httpx.AsyncClient(base_url=payment.url) as client:
+        async with httpx.AsyncClient(base_url=payment.url, headers=as_admin) as client:
             after = await client.get("/customers/nobody")
 
     assert set(answers) <= {404, 503}, answers
@@ -196,13 +215,13 @@ async def test_beyond_limit_concurrency_uvicorn_answers_503_and_recovers(tmp_pat
 
 
 async def test_the_parser_drops_an_endless_request_head_before_it_is_in_memory(
-    tmp_path: Path,
+    tmp_path: Path, dev_key: Path, as_admin: dict[str, str]
 ) -> None:
-    async with payment_service(tmp_path, {}) as payment:
+    async with payment_service(tmp_path, {}, dev_key) as payment:
         before = payment.rss_kib()
         sent, answer = await endless_head(payment.port, 50_000_000)
         grown = payment.rss_kib() - before
-        async with httpx.AsyncClient(base_url=payment.url) as client:
+        async with httpx.AsyncClient(base_url=payment.url, headers=as_admin) as client:
             healthy = await client.get("/healthz")
             large = await client.get("/healthz", headers={"x-pad": "a" * 20_000})
             body = await client.post("/payments", json={"booking_id": "x" * 70_000})

@@ -41,11 +41,13 @@ class PatientClient:
         self.seen: list[tuple[str, int]] = []
         self._http = httpx.AsyncClient(timeout=45.0)
 
-    async def call(self, method: str, service: str, path: str, json: Any = None) -> httpx.Response:
-        url = self.live.url(service) + path
+    async def call(
+        self, method: str, service: str, path: str, identity: str, json: Any = None
+    ) -> httpx.Response:
+        url, headers = self.live.url(service) + path, self.live.headers(identity)
         for _ in range(600):
             try:
-                response = await self._http.request(method, url, json=json)
+                response = await self._http.request(method, url, json=json, headers=headers)
             except httpx.TransportError:  # down: not an answer, try again
                 await asyncio.sleep(0.1)
                 continue
@@ -54,7 +56,9 @@ class PatientClient:
         pytest.fail(f"{service} never came back\n{self.live.log_tail()}")
 
     async def pay(self, booking_id: str) -> None:
-        response = await self.call("POST", "payment", "/payments", {"booking_id": booking_id})
+        customer = self.live.owners[booking_id]  # a customer pays only its own booking
+        body = {"booking_id": booking_id}
+        response = await self.call("POST", "payment", "/payments", customer, body)
         assert response.status_code == 200, response.text
 
     def server_errors(self) -> list[tuple[str, int]]:
@@ -161,7 +165,8 @@ async def _book(live: Any, rich: int, poor: int) -> dict[str, tuple[str, Decimal
 
 async def _poll(client: PatientClient, victim: str, booking_id: str) -> tuple[int, str]:
     service, path, _ = long_poll(victim, booking_id)
-    response = await client._http.get(client.live.url(service) + path)  # one answer, no retry
+    url, headers = client.live.url(service) + path, client.live.headers("admin")
+    response = await client._http.get(url, headers=headers)  # one answer, no retry
     client.seen.append((f"GET {service}{path}", response.status_code))
     return response.status_code, response.json()["status"]
 

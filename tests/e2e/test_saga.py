@@ -47,7 +47,7 @@ async def test_insufficient_funds_fails_booking_and_bill(saga) -> None:
 
 @pytest.mark.cluster
 async def test_paying_before_the_bill_exists_is_a_conflict(saga) -> None:
-    response = await saga.client.pay("00000000-0000-4000-8000-000000000000")
+    response = await saga.client.pay("00000000-0000-4000-8000-000000000000", "cust-early")
     assert response.status_code == 409
     assert "no bill" in response.json()["detail"]
 

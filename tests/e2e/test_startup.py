@@ -13,6 +13,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
@@ -30,6 +31,7 @@ from sagakit.testing import (
     fresh_database,
     read_envelopes,
     require_postgres,
+    run_keyring,
     unique_prefix,
     xadd_envelope,
 )
@@ -53,7 +55,7 @@ class Lonely:
 
 
 @pytest.fixture
-async def lonely_billing() -> AsyncIterator[Lonely]:
+async def lonely_billing(dev_key: Path) -> AsyncIterator[Lonely]:
     await require_postgres()
     database_prefix = f"{DATABASE_PREFIX}startup_"
     await fresh_database(database_prefix + "billing")
@@ -67,6 +69,8 @@ async def lonely_billing() -> AsyncIterator[Lonely]:
         ports={"billing": http_port},
         database_prefix=database_prefix,
         sink=lambda _, line: lonely.lines.append(line),
+        dev_key_file=dev_key,
+        service_env={"billing": run_keyring().env("billing")},
     )
     lonely = Lonely(stack, redis_port, prefix)
     yield lonely
@@ -102,7 +106,7 @@ async def test_a_service_started_before_redis_serves_once_redis_answers(
     try:
         assert await lonely_billing.stack.wait_ready(("billing",)), "\n".join(lonely_billing.lines)
         booking_id = await _approve_a_booking(redis, lonely_billing.prefix)
-        client = SagaClient(lonely_billing.stack.endpoints())
+        client = lonely_billing.stack.client()
         bill = await _eventually_found(client, f"/bills/{booking_id}")
         await client.aclose()
         assert bill["amount"] == "42.00"

@@ -85,6 +85,7 @@ async def test_sagactl_status_prints_the_timeline_and_what_comes_next(streams) -
     env = {
         **os.environ,
         **{f"SAGA_{name.upper()}_URL": streams.url(name) for name in SERVICES},
+        "SAGA_DEV_KEY_FILE": str(streams.stack.dev_key_file),
         "COLUMNS": "200",
     }
     process = await asyncio.create_subprocess_exec(

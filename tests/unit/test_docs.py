@@ -12,6 +12,7 @@ from booking.config import Settings as BookingSettings
 from invoice.config import Settings as InvoiceSettings
 from manager.config import Settings as ManagerSettings
 from payment.config import Settings as PaymentSettings
+from sagakit.access import RULES
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = sorted(
@@ -38,6 +39,12 @@ def test_every_setting_is_in_the_configuration_page() -> None:
     fields = {name for cls in SETTINGS for name in cls.model_fields} - NOT_OPERATOR_SETTINGS
     missing = sorted(name.upper() for name in fields if f"`{name.upper()}`" not in page)
     assert missing == [], f"docs/configuration.md does not list {missing}"
+
+
+def test_every_access_rule_is_in_the_security_page() -> None:
+    page = (ROOT / "docs" / "security.md").read_text()
+    routes = [route for rules in RULES.values() for route in rules]
+    assert [route for route in routes if f"| `{route}` |" not in page] == []
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda page: str(page.relative_to(ROOT)))

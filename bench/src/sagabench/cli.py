@@ -123,7 +123,7 @@ async def _deployment_runs(
 ) -> list[dict[str, Any]]:
     console.rule(f"{transport}, {count} replica(s) of every service")
     deployment = await deploy(backends, transport, count, RESULTS / "logs", plan.extra_env)
-    customers = Customers(deployment.endpoints(), plan.poor_share)
+    customers = Customers(deployment.endpoints(), deployment.tokens(), plan.poor_share)
     runs: list[dict[str, Any]] = []
     try:
         # Warm up pools and caches; these sagas count in the effects check too.

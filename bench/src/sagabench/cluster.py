@@ -1,4 +1,8 @@
-"""The system under test: the five services as processes, one or two replicas of each."""
+"""The system under test: the five services as processes, one or two replicas of each.
+
+They run with AUTH_MODE=dev and a key made for the run, so every request's token is
+really verified (and costs the services what it costs them in production).
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,11 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from sagactl.auth import DevTokens
 from sagactl.backends import Backends
 from sagactl.client import SERVICES, Endpoints
-from sagactl.devstack import Stack
+from sagactl.devstack import Stack, dev_key
+from sagakit.keyring import Keyring
 from sagakit.testing import free_ports
 
 # Measured without tracing export and with quiet logs: what the pattern costs,
@@ -27,7 +33,12 @@ class Deployment:
     transport: str
     database_prefix: str
     event_prefix: str
+    key_file: Path
     stacks: list[Stack] = field(default_factory=list)
+
+    def tokens(self) -> DevTokens:
+        """Tokens the services accept: signed with the run's dev key, one per identity."""
+        return DevTokens.from_file(self.key_file, ttl_seconds=3600)
 
     def endpoints(self) -> list[Endpoints]:
         """Base URLs of each replica set."""
@@ -52,13 +63,17 @@ async def deploy(
 ) -> Deployment:
     """Start `replicas` processes of each service; the first replica migrates."""
     tag = uuid.uuid4().hex[:6]
-    deployment = Deployment(backends, transport, f"bench_{tag}_", f"bench-{tag}.")
+    key = dev_key(logs / f"{tag}-dev-signing-key.pem")
+    deployment = Deployment(backends, transport, f"bench_{tag}_", f"bench-{tag}.", key)
     env = {
         **SERVICE_ENV,
         **extra,
         "EVENT_TRANSPORT": transport,
         "EVENT_PREFIX": deployment.event_prefix,
     }
+    # Every event signed and verified, as deployed; the replicas of a service share its key.
+    keyring = Keyring.generate()
+    keys = {name: keyring.env(name) for name in SERVICES}
     for replica in range(replicas):
 
         def sink(name: str, line: str, replica: int = replica) -> None:
@@ -67,7 +82,13 @@ async def deploy(
 
         ports = dict(zip(SERVICES, free_ports(len(SERVICES)), strict=True))
         stack = Stack(
-            backends, env, ports=ports, database_prefix=deployment.database_prefix, sink=sink
+            backends,
+            env,
+            ports=ports,
+            database_prefix=deployment.database_prefix,
+            sink=sink,
+            dev_key_file=key,
+            service_env=keys,
         )
         deployment.stacks.append(stack)
         await stack.start_all()
@@ -78,9 +99,10 @@ async def deploy(
 
 
 async def teardown(deployment: Deployment) -> None:
-    """Stop every process and drop the run's databases."""
+    """Stop every process, drop the run's databases and its key."""
     for stack in deployment.stacks:
         await stack.stop()
+    deployment.key_file.unlink(missing_ok=True)
     admin = create_engine(
         make_url(deployment.backends.database_url).set(drivername="postgresql+psycopg"),
         isolation_level="AUTOCOMMIT",

@@ -1,4 +1,11 @@
-"""Customers: top up, book, pay as soon as the bill exists, wait for the end of the saga."""
+"""Customers: top up, book, pay as soon as the bill exists, wait for the end of the saga.
+
+Every request carries a bearer token, as the services' role table asks: the admin tops
+up, each customer books, pays and watches its own booking with its own token. A token
+is signed once per customer (and once for the admin), before that customer's first
+request: a few hundred microseconds of the load generator's CPU per saga, none of the
+services'.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +21,7 @@ from typing import Any
 
 import aiohttp
 
+from sagactl.auth import ADMIN, DevTokens
 from sagactl.client import Endpoints
 
 RICH_CREDIT, POOR_CREDIT, PRICE = "1000.00", "10.00", "100.00"
@@ -38,8 +46,11 @@ class SagaResult:
 class Customers:
     """Runs sagas against one or more replicas of every service (round robin per saga)."""
 
-    def __init__(self, replicas: list[Endpoints], poor_share: float, timeout: float = 30.0) -> None:
+    def __init__(
+        self, replicas: list[Endpoints], tokens: DevTokens, poor_share: float, timeout: float = 30.0
+    ) -> None:
         self.replicas = replicas
+        self.tokens = tokens
         self.poor_share = poor_share
         self.timeout = timeout
         self.run_id = uuid.uuid4().hex[:6]
@@ -63,35 +74,48 @@ class Customers:
         urls = self.replicas[index % len(self.replicas)]
         rich = random.random() >= self.poor_share
         booking_id: str | None = None
+        customer = f"c{self.run_id}-{index}"
         try:
-            booking_id = await self._book(urls, f"c{self.run_id}-{index}", rich)
+            me = self._bearer(customer)
+            booking_id = await self._book(urls, customer, me, rich)
             payments = urls.url("payment") + f"/payments/{booking_id}"
-            await self._until(payments, ("awaiting_payment",), _awaiting)
+            await self._until(payments, me, ("awaiting_payment",), _awaiting)
             # POST /payments is idempotent by contract: a retry never charges twice.
             payment = {"booking_id": booking_id}
-            await _retrying(lambda: self._call("POST", urls.url("payment") + "/payments", payment))
+            pay = functools.partial(self._call, "POST", urls.url("payment") + "/payments", me)
+            await _retrying(lambda: pay(payment))
             bookings = urls.url("booking") + f"/bookings/{booking_id}"
-            booking = await self._until(bookings, tuple(sorted(FINAL)), _final)
+            booking = await self._until(bookings, me, tuple(sorted(FINAL)), _final)
             return SagaResult(booking_id, rich, booking["status"])
         except Exception as exc:
             return SagaResult(booking_id, rich, None, f"{exc.__class__.__name__}: {exc}")
 
-    async def _call(self, method: str, url: str, body: Any = None) -> tuple[int, Any]:
+    def _bearer(self, identity: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens.token(identity)}"}
+
+    async def _call(
+        self, method: str, url: str, auth: dict[str, str], body: Any = None
+    ) -> tuple[int, Any]:
         """One request: (status, JSON body); a 5xx or an unexpected 4xx raises."""
-        async with self.http.request(method, url, json=body) as response:
-            if response.status >= 500 or response.status in (400, 409, 422):
+        async with self.http.request(method, url, json=body, headers=auth) as response:
+            if response.status >= 500 or response.status in (400, 401, 403, 409, 422):
                 raise RuntimeError(f"{method} {url}: {response.status} {await response.text()}")
             return response.status, await response.json() if response.status < 300 else None
 
-    async def _book(self, urls: Endpoints, customer: str, rich: bool) -> str:
+    async def _book(self, urls: Endpoints, customer: str, me: dict[str, str], rich: bool) -> str:
         credit = {"amount": RICH_CREDIT if rich else POOR_CREDIT}
-        await self._call("PUT", urls.url("payment") + f"/customers/{customer}/credit", credit)
+        topping_up = urls.url("payment") + f"/customers/{customer}/credit"
+        await self._call("PUT", topping_up, self._bearer(ADMIN), credit)
         body = {"customer_id": customer, "item": "Room", "amount": PRICE}
-        _, created = await self._call("POST", urls.url("booking") + "/bookings", body)
+        _, created = await self._call("POST", urls.url("booking") + "/bookings", me, body)
         return str(created["id"])
 
     async def _until(
-        self, url: str, wait_for: tuple[str, ...], done: Callable[[dict[str, Any]], bool]
+        self,
+        url: str,
+        me: dict[str, str],
+        wait_for: tuple[str, ...],
+        done: Callable[[dict[str, Any]], bool],
     ) -> dict[str, Any]:
         # Long polling: the service answers as soon as the status is one of `wait_for`,
         # so a customer waits with one request and sees the change at once. (Polling
@@ -100,7 +124,7 @@ class Customers:
         statuses = "&".join(f"wait_for={status}" for status in wait_for)
         while (left := deadline - time.monotonic()) > 0:
             query = f"{url}?{statuses}&wait={min(left, 10.0):.2f}"
-            status, body = await _retrying(functools.partial(self._call, "GET", query))
+            status, body = await _retrying(functools.partial(self._call, "GET", query, me))
             if status == 200 and done(body):
                 return dict(body)
         raise TimeoutError(f"{url} did not get there in {self.timeout}s")

@@ -32,17 +32,21 @@ app.kubernetes.io/component: database
 {{- end }}
 {{- end }}
 
+{{/*
+auth.existingSecret, evaluated as a template (a parent chart may pass one that comes out
+empty, e.g. '{{ .Values.global.credentialsSecret }}': then this chart keeps its own).
+*/}}
+{{- define "postgres.existingSecret" -}}
+{{- tpl .Values.auth.existingSecret . }}
+{{- end }}
+
 {{/* The Secret holding the superuser password: ours, or the one the values name. */}}
 {{- define "postgres.secretName" -}}
-{{- if .Values.auth.existingSecret }}
-{{- tpl .Values.auth.existingSecret . }}
-{{- else }}
-{{- include "postgres.fullname" . }}
-{{- end }}
+{{- include "postgres.existingSecret" . | default (include "postgres.fullname" .) }}
 {{- end }}
 
 {{- define "postgres.secretKey" -}}
-{{- if .Values.auth.existingSecret }}{{ .Values.auth.existingSecretKey }}{{ else }}postgres-password{{ end }}
+{{- if include "postgres.existingSecret" . }}{{ .Values.auth.existingSecretKey }}{{ else }}postgres-password{{ end }}
 {{- end }}
 
 {{/* The environment variable carrying one database role's password. */}}

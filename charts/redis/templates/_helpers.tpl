@@ -64,3 +64,8 @@ empty without either (Redis then has no limit).
 {{- mulf $number (get $factors $unit) .Values.maxmemoryPercent 0.01 | floor | int64 }}
 {{- end }}
 {{- end }}
+
+{{/* The probes' command: PING as the default user, or as acl.probeUser (REDISCLI_AUTH). */}}
+{{- define "redis.ping" -}}
+redis-cli{{ if .Values.acl.existingSecret }} --user {{ .Values.acl.probeUser }}{{ end }} -h 127.0.0.1 ping | grep -q PONG
+{{- end }}

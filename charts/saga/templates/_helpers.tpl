@@ -81,10 +81,11 @@ explicit false, 0 or "" in services.<name> wins over the default.
 {{- end }}
 {{- end }}
 
-{{/* Image of a service: dict "root" $ "name" <service>. */}}
+{{/* Image of a service, with its digest when global.image.digests has one: dict "root" $ "name" <service>. */}}
 {{- define "saga.image" -}}
 {{- $image := .root.Values.global.image }}
 {{- if $image.registry }}{{ trimSuffix "/" $image.registry }}/{{ end }}{{ $image.prefix }}{{ .name }}:{{ include "saga.tag" .root }}
+{{- with index ($image.digests | default dict) .name }}@{{ . }}{{ end }}
 {{- end }}
 
 {{/* A setting as an environment variable's text: strings as they are, numbers without
@@ -100,6 +101,11 @@ alone so the subcharts' values can name it ('{{ .Release.Name }}-credentials').
 */}}
 {{- define "saga.credentialsSecret" -}}
 {{- printf "%s-credentials" .Release.Name }}
+{{- end }}
+
+{{/* Where the passwords of the chart's own Postgres and Redis are: yours, else the chart's. */}}
+{{- define "saga.passwordsSecret" -}}
+{{- .Values.global.credentialsSecret | default (include "saga.credentialsSecret" .) }}
 {{- end }}
 
 {{/* Host names of the subcharts' Services (their fullname rule: <release>-<chart>). */}}
@@ -123,14 +129,21 @@ key: {{ .name }}-database-url
 {{- end }}
 {{- end }}
 
-{{/* Where REDIS_URL is -> secretKeyRef. */}}
+{{/*
+Where a service's REDIS_URL is -> secretKeyRef: its own Redis user's with the chart's
+Redis; with your own, externalRedis' (per service if existingSecretKeys names it).
+dict "root" $ "name" <service>
+*/}}
 {{- define "saga.redisUrlRef" -}}
-{{- $external := .Values.externalRedis }}
-{{- if and (not .Values.redis.enabled) $external.existingSecret }}
+{{- $external := .root.Values.externalRedis }}
+{{- if .root.Values.redis.enabled }}
+name: {{ include "saga.redisUsersSecret" .root }}
+key: {{ .name }}-redis-url
+{{- else if $external.existingSecret }}
 name: {{ $external.existingSecret }}
-key: {{ $external.existingSecretKey }}
+key: {{ index ($external.existingSecretKeys | default dict) .name | default $external.existingSecretKey }}
 {{- else }}
-name: {{ include "saga.credentialsSecret" . }}
+name: {{ include "saga.credentialsSecret" .root }}
 key: redis-url
 {{- end }}
 {{- end }}
@@ -165,6 +178,9 @@ dict "given" <value> "existing" <Secret data> "key" <key>
 {{- end }}
 {{- end }}
 {{- include "saga.validateMigrations" . }}
+{{- include "saga.validateCredentials" . }}
+{{- include "saga.validateIngress" . }}
+{{- include "saga.validateAuth" . }}
 {{- $redis := .Values.externalRedis }}
 {{- if .Values.redis.enabled }}
 {{- if or $redis.url $redis.existingSecret }}
@@ -173,6 +189,7 @@ dict "given" <value> "existing" <Secret data> "key" <key>
 {{- else if not (or $redis.url $redis.existingSecret) }}
 {{- fail "redis.enabled is false: set externalRedis.url or externalRedis.existingSecret" }}
 {{- end }}
+{{- include "saga.validateEvents" . }}
 {{- end }}
 
 {{/*
@@ -218,9 +235,11 @@ the OTEL_* wiring. dict "root" $ "name" <service> "settings" <saga.component res
 {{- define "saga.configData" -}}
 {{- $config := dict }}
 {{- include "saga.config" (dict "root" .root "settings" .settings "out" $config) }}
+{{- $_ := set $config "ALLOWED_HOSTS" (include "saga.allowedHosts" .) }}
 {{- range $key := keys $config | sortAlpha }}
 {{ $key }}: {{ include "saga.envValue" (get $config $key) | quote }}
 {{- end }}
+{{ include "saga.authConfig" .root }}
 OTEL_SERVICE_NAME: {{ .name | quote }}
 {{- with .root.Values.otel.endpoint }}
 OTEL_EXPORTER_OTLP_ENDPOINT: {{ . | quote }}
@@ -252,14 +271,57 @@ dict "root" $ "name" <service>
   value: $(K8S_POD_NAME)
 - name: OTEL_RESOURCE_ATTRIBUTES
   value: {{ include "saga.resourceAttributes" . | quote }}
+{{- $yours := .root.Values.global.credentialsSecret }}
+{{- if and .root.Values.postgres.enabled $yours }}
+# Your Secret holds the password only; the kubelet writes it into the URL.
+- name: DATABASE_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ $yours }}
+      key: {{ .name }}-password
+- name: DATABASE_URL
+  value: {{ printf "postgresql://%s:$(DATABASE_PASSWORD)@%s:5432/%s" .name (include "saga.postgresHost" .root) .name | quote }}
+{{- else }}
 - name: DATABASE_URL
   valueFrom:
     secretKeyRef:
       {{- include "saga.databaseUrlRef" . | trim | nindent 6 }}
+{{- end }}
 - name: REDIS_URL
   valueFrom:
     secretKeyRef:
-      {{- include "saga.redisUrlRef" .root | trim | nindent 6 }}
+      {{- include "saga.redisUrlRef" . | trim | nindent 6 }}
+# Signed events (docs/security.md): its own private key, its producers' public keys.
+- name: EVENT_SIGNING_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "saga.eventKeysSecret" .root }}
+      key: {{ .name }}-event-signing-key
+- name: EVENT_VERIFY_KEYS
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "saga.eventKeysSecret" .root }}
+      key: {{ .name }}-event-verify-keys
+{{- end }}
+
+{{/* The CA of your servers (tls.caSecret), mounted where the URLs name it. */}}
+{{- define "saga.caMount" -}}
+{{- if .Values.tls.caSecret }}
+- name: server-ca
+  mountPath: /etc/saga/tls
+  readOnly: true
+{{- end }}
+{{- end }}
+
+{{- define "saga.caVolume" -}}
+{{- if .Values.tls.caSecret }}
+- name: server-ca
+  secret:
+    secretName: {{ .Values.tls.caSecret }}
+    items:
+      - key: {{ .Values.tls.caKey }}
+        path: ca.crt
+{{- end }}
 {{- end }}
 
 {{/* OTEL_RESOURCE_ATTRIBUTES: where the spans come from, then the values' extras. */}}
@@ -327,5 +389,60 @@ networkPolicy.externalDatabase (empty: any address, that port only).
   to:
     {{- toYaml . | nindent 4 }}
   {{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+ALLOWED_HOSTS of a service (trustedHosts): its Service's DNS names, ingress.host when the
+Ingress routes to it, and trustedHosts.extra; `*` when trustedHosts is off.
+dict "root" $ "name" <service>
+*/}}
+{{- define "saga.allowedHosts" -}}
+{{- $trusted := .root.Values.trustedHosts }}
+{{- if $trusted.enabled }}
+{{- $service := printf "%s-%s" (include "saga.fullname" .root) .name }}
+{{- $namespaced := printf "%s.%s" $service .root.Release.Namespace }}
+{{- $hosts := list $service $namespaced (printf "%s.svc" $namespaced) (printf "%s.svc.%s" $namespaced $trusted.clusterDomain) }}
+{{- $ingress := .root.Values.ingress }}
+{{- if and $ingress.enabled (index $ingress.routes .name) }}
+{{- $hosts = append $hosts $ingress.host }}
+{{- end }}
+{{- join "," (concat $hosts $trusted.extra | uniq) }}
+{{- else }}*
+{{- end }}
+{{- end }}
+
+{{/* global.credentialsSecret replaces the passwords of `auth`: refuse both at once. */}}
+{{- define "saga.validateCredentials" -}}
+{{- if .Values.global.credentialsSecret }}
+{{- $given := .Values.auth.redisPassword }}
+{{- range $_, $password := .Values.auth.databasePasswords }}
+{{- $given = print $given $password }}
+{{- end }}
+{{- if $given }}
+{{- fail "global.credentialsSecret is set: leave auth.databasePasswords and auth.redisPassword empty (the passwords come from that Secret)" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+The Ingress exposes customer routes only: a host, and no path that is, or leads to, the
+probes, /metrics or the docs (a prefix `/` would).
+*/}}
+{{- define "saga.validateIngress" -}}
+{{- $ingress := .Values.ingress }}
+{{- if $ingress.enabled }}
+{{- if not $ingress.host }}
+{{- fail "ingress.enabled is true: set ingress.host (the public host name)" }}
+{{- end }}
+{{- $internal := list "healthz" "readyz" "metrics" "docs" "redoc" "openapi.json" "asyncapi" "asyncapi.json" }}
+{{- range $name, $paths := $ingress.routes }}
+{{- range $path := $paths }}
+{{- $first := trimPrefix "/" $path | splitList "/" | first }}
+{{- if or (eq $path "/") (has $first $internal) }}
+{{- fail (printf "ingress.routes.%s: %s would expose /%s, which stays inside the cluster (probes, metrics, docs)" $name $path (default "" $first)) }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- end }}
 {{- end }}

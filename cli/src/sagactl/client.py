@@ -1,4 +1,9 @@
-"""An HTTP client for the five services, by base URL (local, or a cluster via port-forward)."""
+"""An HTTP client for the five services, by base URL (local, or a cluster via port-forward).
+
+Each call carries a bearer token for the identity the services' role table asks for
+(docs/security.md): credit as admin, a booking and its payment as its customer,
+decisions as manager, reads as admin. `acting_as` (`sagactl --as NAME`) replaces them all.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import httpx
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from sagactl.auth import ADMIN, MANAGER, Tokens
 from sagactl.terminal import plain
 
 SERVICES = ("booking", "manager", "billing", "payment", "invoice")
@@ -34,6 +40,10 @@ class Endpoints(BaseSettings):
 class ApiError(RuntimeError):
     """A service answered with an unexpected status."""
 
+    def __init__(self, message: str, status_code: int) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
 
 class SagaClient:
     """Typed calls to the saga's HTTP APIs."""
@@ -43,54 +53,79 @@ class SagaClient:
         endpoints: Endpoints,
         timeout: float = 5.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        *,
+        tokens: Tokens | None = None,
+        acting_as: str | None = None,
     ) -> None:
         self.endpoints = endpoints
+        self.tokens = tokens
+        self.acting_as = acting_as
         self._http = httpx.AsyncClient(timeout=timeout, transport=transport)
 
     async def aclose(self) -> None:
         """Close the connection pool."""
         await self._http.aclose()
 
+    def headers(self, identity: str) -> dict[str, str]:
+        """The Authorization header of a call as `identity` (or `acting_as`); {} without tokens."""
+        if self.tokens is None:
+            return {}
+        return {"Authorization": f"Bearer {self.tokens.token(self.acting_as or identity)}"}
+
     async def _call(
-        self, method: str, service: str, path: str, json: Any = None, ok: tuple[int, ...] = (200,)
+        self,
+        method: str,
+        service: str,
+        path: str,
+        identity: str,
+        json: Any = None,
+        ok: tuple[int, ...] = (200,),
     ) -> httpx.Response:
-        response = await self._http.request(method, self.endpoints.url(service) + path, json=json)
+        url = self.endpoints.url(service) + path
+        response = await self._http.request(method, url, json=json, headers=self.headers(identity))
         if response.status_code not in ok:
             answer = plain(response.text[:2000])  # printed as the command's error
-            raise ApiError(f"{method} {service}{path}: {response.status_code} {answer}")
+            raise ApiError(
+                f"{method} {service}{path}: {response.status_code} {answer}",
+                response.status_code,
+            )
         return response
 
     async def set_credit(self, customer_id: str, amount: Decimal) -> dict[str, Any]:
-        """Set a customer's available credit."""
+        """Set a customer's available credit (as admin)."""
         body = {"amount": str(amount)}
-        response = await self._call("PUT", "payment", f"/customers/{customer_id}/credit", body)
-        return dict(response.json())
+        path = f"/customers/{customer_id}/credit"
+        return dict((await self._call("PUT", "payment", path, ADMIN, body)).json())
 
     async def book(self, customer_id: str, item: str, amount: Decimal) -> dict[str, Any]:
-        """Create a booking; returns it (pending)."""
+        """Create a booking as its customer; returns it (pending)."""
         body = {"customer_id": customer_id, "item": item, "amount": str(amount)}
-        return dict((await self._call("POST", "booking", "/bookings", body, ok=(201,))).json())
+        response = await self._call("POST", "booking", "/bookings", customer_id, body, ok=(201,))
+        return dict(response.json())
 
-    async def pay(self, booking_id: str) -> httpx.Response:
-        """Submit the payment of a booking (200 settled, 409 no bill yet)."""
-        return await self._call(
-            "POST", "payment", "/payments", {"booking_id": booking_id}, (200, 409)
-        )
+    async def pay(self, booking_id: str, customer_id: str) -> httpx.Response:
+        """Submit the payment of a booking as its customer (200 settled, 409 no bill yet)."""
+        body = {"booking_id": booking_id}
+        return await self._call("POST", "payment", "/payments", customer_id, body, (200, 409))
 
     async def decide(
         self, booking_id: str, approve: bool, reason: str | None = None
     ) -> dict[str, Any]:
-        """Approve or reject a pending booking (manual approval mode)."""
+        """Approve or reject a pending booking as the manager (manual approval mode)."""
         action = "approve" if approve else "reject"
         body = None if approve or reason is None else {"reason": reason}
-        return dict(
-            (await self._call("POST", "manager", f"/approvals/{booking_id}/{action}", body)).json()
-        )
+        path = f"/approvals/{booking_id}/{action}"
+        return dict((await self._call("POST", "manager", path, MANAGER, body)).json())
 
-    async def find(self, service: str, path: str) -> dict[str, Any] | None:
-        """GET a resource; None when it does not exist (yet)."""
-        response = await self._call("GET", service, path, ok=(200, 404))
+    async def find(self, service: str, path: str, identity: str = ADMIN) -> dict[str, Any] | None:
+        """GET a resource (as admin unless told); None when it does not exist (yet)."""
+        response = await self._call("GET", service, path, identity, ok=(200, 404))
         return dict(response.json()) if response.status_code == 200 else None
+
+    async def owner(self, booking_id: str) -> str | None:
+        """The customer of a booking (read as admin); None for an unknown booking."""
+        booking = await self.find("booking", f"/bookings/{booking_id}")
+        return None if booking is None else str(booking["customer_id"])
 
     async def snapshot(self, booking_id: str) -> dict[str, dict[str, Any] | str | None]:
         """What each of the five services knows about one booking."""
@@ -107,6 +142,8 @@ class SagaClient:
                 result[service] = await self.find(service, path)
             except httpx.HTTPError as exc:
                 result[service] = f"unreachable: {exc.__class__.__name__}"
+            except ApiError as exc:  # e.g. 403: the identity may not read it
+                result[service] = f"refused: {exc.status_code}"
         return result
 
     async def timeline(self, booking_id: str) -> dict[str, Any] | str | None:

@@ -1,4 +1,8 @@
-"""The demo: one booking reserved, then one failed by compensation, printed step by step."""
+"""The demo: one booking reserved, then one failed by compensation, printed step by step.
+
+Each step is made by whom the services allow: the admin sets the credit, the customer
+books and pays, the manager approves (in manual mode); the admin reads the five services.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +26,7 @@ class Saga:
     """One booking being followed."""
 
     booking_id: str
+    customer: str
     started: float = field(default_factory=time.monotonic)
     seen: dict[str, str] = field(default_factory=dict)
     paid: bool = False
@@ -56,7 +61,7 @@ async def scenario(
     await client.set_credit(customer, credit)
     console.print(f"payment: credit of [bold]{customer}[/] set to {credit}")
     booking = await client.book(customer, "Sea-view room, 2 nights", Decimal("120.00"))
-    saga = Saga(booking["id"])
+    saga = Saga(booking["id"], customer)
     console.print(f"booking: created {saga.booking_id} for 120.00")
     snapshot = await follow(client, console, saga, timeout)
     console.print(status_table(saga.booking_id, snapshot))
@@ -92,8 +97,8 @@ async def _act(
     payment, approval = snapshot.get("payment"), snapshot.get("manager")
     if isinstance(payment, dict) and payment["status"] == "awaiting_payment" and not saga.paid:
         saga.paid = True
-        console.print("  [bold]customer submits the payment[/]")
-        await client.pay(saga.booking_id)
+        console.print(f"  [bold]{saga.customer} submits the payment[/]")
+        await client.pay(saga.booking_id, saga.customer)
     if isinstance(approval, dict) and approval["status"] == "pending" and not saga.approved:
         saga.pending_since = saga.pending_since or time.monotonic()
         if time.monotonic() - saga.pending_since > 1.0:  # manual approval mode

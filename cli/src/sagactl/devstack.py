@@ -1,7 +1,8 @@
 """`sagactl up`: run the five services as processes (each migrates first), logs prefixed.
 
 The end-to-end tests drive the same `Stack` (other ports, other databases,
-logs to files) so what they prove is what `make up` runs.
+logs to files) so what they prove is what `make up` runs. With a dev key the services
+run with AUTH_MODE=dev and verify tokens signed with it (`Stack.client()` signs them).
 """
 
 from __future__ import annotations
@@ -12,15 +13,29 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Mapping
+from pathlib import Path
 
 from sqlalchemy import make_url
 
+from sagactl.auth import DevTokens
 from sagactl.backends import Backends
 from sagactl.client import PORTS, SERVICES, Endpoints, SagaClient
+from sagactl.eventsecurity import prepare_local
 from sagactl.terminal import plain
+from sagakit import devauth
 
 COLORS = ("36", "35", "33", "32", "34", "31")
 Sink = Callable[[str, str], None]
+
+
+def dev_key(path: Path) -> Path:
+    """The dev signing key at `path` (created, owner-only, if missing), as an absolute path."""
+    return devauth.ensure_key(path.expanduser()).resolve()
+
+
+def dev_auth_env(key_file: Path) -> dict[str, str]:
+    """What makes a service verify tokens signed with the dev key (sagakit.devauth)."""
+    return {"AUTH_MODE": "dev", "AUTH_DEV_KEY_FILE": str(key_file.resolve())}
 
 
 def print_line(name: str, line: str) -> None:
@@ -44,9 +59,14 @@ class Stack:
         ports: Mapping[str, int] = PORTS,
         database_prefix: str = "",
         sink: Sink = print_line,
+        dev_key_file: Path | None = None,
+        service_env: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
         self.backends = backends
-        self.extra_env = dict(extra_env)
+        self.dev_key_file = dev_key_file
+        self.extra_env = {**extra_env, **(dev_auth_env(dev_key_file) if dev_key_file else {})}
+        # Per service: its keys and Redis user (sagactl.eventsecurity), over the rest.
+        self.service_env = {name: dict(env) for name, env in (service_env or {}).items()}
         self.ports = dict(ports)
         self.database_prefix = database_prefix
         self.sink = sink
@@ -58,6 +78,11 @@ class Stack:
         urls = {f"{name}_url": f"http://127.0.0.1:{port}" for name, port in self.ports.items()}
         return Endpoints.model_validate(urls)
 
+    def client(self, timeout: float = 5.0) -> SagaClient:
+        """A client of this stack that signs its tokens with the stack's dev key."""
+        tokens = DevTokens.from_file(self.dev_key_file) if self.dev_key_file else None
+        return SagaClient(self.endpoints(), timeout, tokens=tokens)
+
     def env(self, name: str, overrides: Mapping[str, str] | None = None) -> dict[str, str]:
         """The environment of one service: its own database on the shared server."""
         database = make_url(self.backends.database_url).set(database=self.database_prefix + name)
@@ -68,6 +93,7 @@ class Stack:
             PORT=str(self.ports[name]),
             PYTHONUNBUFFERED="1",
         )
+        env.update(self.service_env.get(name, {}))
         return env
 
     async def start(self, name: str, overrides: Mapping[str, str] | None = None) -> None:
@@ -150,21 +176,34 @@ async def _spawn(name: str, env: dict[str, str]) -> asyncio.subprocess.Process:
     )
 
 
-async def run(backends: Backends, extra_env: dict[str, str], base_port: int = 8001) -> int:
+async def run(
+    backends: Backends,
+    extra_env: dict[str, str],
+    base_port: int = 8001,
+    dev_key_file: Path | None = None,
+    state: Path = Path(".local"),
+) -> int:
     """Run the stack until Ctrl-C or SIGTERM; returns the exit code."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     ports = {name: base_port + index for index, name in enumerate(SERVICES)}
-    stack = Stack(backends, extra_env, ports=ports)
+    security = await prepare_local(backends.redis_url, {**os.environ, **extra_env}, state, _say)
+    stack = Stack(
+        backends,
+        extra_env,
+        ports=ports,
+        dev_key_file=dev_key_file,
+        service_env=security.service_env(),
+    )
     await stack.start_all()
     code = 0
     try:
         if not await stack.wait_ready():
             print_line("sagactl", "a service did not become ready; stopping")
             return 1
-        _banner(ports)
+        _banner(ports, dev_key_file)
         dead = await stack.wait_exit(stop)
         if dead:
             print_line("sagactl", f"{dead} exited unexpectedly; stopping the others")
@@ -175,8 +214,15 @@ async def run(backends: Backends, extra_env: dict[str, str], base_port: int = 80
     return code
 
 
-def _banner(ports: Mapping[str, int]) -> None:
+def _say(line: str) -> None:
+    print_line("sagactl", line)
+
+
+def _banner(ports: Mapping[str, int], dev_key_file: Path | None) -> None:
     print_line("sagactl", "all five services are ready:")
     for name in SERVICES:
         print_line("sagactl", f"  {name:<8} http://127.0.0.1:{ports[name]}/docs")
+    if dev_key_file is not None:
+        print_line("sagactl", f"dev tokens (AUTH_MODE=dev) are signed with {dev_key_file}:")
+        print_line("sagactl", "  sagactl signs its own (`sagactl --as alice book alice 120`)")
     print_line("sagactl", "run `make demo` in another terminal; Ctrl-C stops everything")

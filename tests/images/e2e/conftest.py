@@ -2,8 +2,10 @@
 
 As in the chart rendered with values/kind.yaml, each service first runs its init
 container's command (`<service> migrate --wait N`, which also creates the database here),
-then the image's own command, each with the environment the chart gives that container.
-Every database (`img_<run>_<service>`), stream prefix and container belongs to this run.
+then the image's own command, each with the environment and the Secret volumes the chart
+gives that container: the dev signing key (auth.mode=dev) the chart generated, with
+which the test's client signs its tokens. Every database (`img_<run>_<service>`), stream
+prefix and container belongs to this run.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from sagactl.auth import DevTokens
 from sagactl.client import Endpoints, SagaClient
 from sagakit.testing import drop_database, free_ports, require_postgres, require_redis
 
@@ -48,6 +51,7 @@ class ContainerStack:
 
     containers: dict[str, Any]
     client: SagaClient
+    key_file: str  # where the chart mounts the dev key in each container
 
     def logs(self) -> str:
         return "\n".join(container.log_tail() for container in self.containers.values())
@@ -105,14 +109,19 @@ async def stack(
             local = functools.partial(
                 containers.on_this_host, port=ports[name], database=database, prefix=prefix
             )
-            (init,) = chart.deployment(name)["spec"]["template"]["spec"]["initContainers"]
+            spec = chart.deployment(name)["spec"]["template"]["spec"]
+            (init,) = spec["initContainers"]
+            secrets = functools.partial(containers.secret_mounts, chart, spec, into=workdir)
             await drop_database(database)  # `migrate` creates it
-            await asyncio.to_thread(
-                running[name].migrate, init["command"], local(chart.env(name, init["name"]))
-            )
-            running[name].serve(local(chart.env(name)))
+            env = local(chart.env(name, init["name"]))
+            await asyncio.to_thread(running[name].migrate, init["command"], env, secrets("migrate"))
+            running[name].serve(local(chart.env(name)), secrets(name))
         urls = {f"{name}_url": f"http://127.0.0.1:{port}" for name, port in ports.items()}
-        live = ContainerStack(running, SagaClient(Endpoints.model_validate(urls), timeout=10.0))
+        key_file = chart.env("booking")["AUTH_DEV_KEY_FILE"]
+        key = workdir / f"booking-auth-dev-key/{Path(key_file).name}"  # as booking sees it
+        tokens = DevTokens.from_file(key)
+        client = SagaClient(Endpoints.model_validate(urls), timeout=10.0, tokens=tokens)
+        live = ContainerStack(running, client, key_file)
         for name in building.SERVICES:
             for _ in range(300):
                 if await live.client.ready(name):

@@ -1,16 +1,21 @@
 """Run an image as Kubernetes would: runc (as under containerd) on a buildah working container.
 
 A container gets a read-only root filesystem (the chart's readOnlyRootFilesystem), a tmpfs
-on /tmp (its emptyDir), the image's user, entrypoint and environment plus what the chart
-adds (`on_this_host`), and the host's network so it reaches the local Postgres and Redis.
+on /tmp (its emptyDir), the Secret volumes the chart mounts (as the kubelet writes them:
+owned by root and the pod's fsGroup, read-only), the image's user, entrypoint and
+environment plus what the chart adds (`on_this_host`), and the host's network so it
+reaches the local Postgres and Redis.
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy.engine import make_url
@@ -48,6 +53,47 @@ def on_this_host(env: dict[str, str], port: int, database: str, prefix: str) -> 
         "EVENT_PREFIX": prefix,
         "OTEL_SDK_DISABLED": "true",
     }
+
+
+@dataclass(frozen=True)
+class SecretMount:
+    """A Secret volume as the kubelet would mount it: a host folder bound read-only."""
+
+    source: Path
+    destination: str
+
+
+def secret_mounts(
+    render: Any, spec: dict[str, Any], container: str, into: Path
+) -> list[SecretMount]:
+    """Write the Secret volumes a container of the rendered pod `spec` mounts under `into`.
+
+    Each file as the kubelet writes it: the volume's items, its defaultMode, owned by root
+    and the pod's fsGroup.
+    """
+    found = next(
+        c for c in [*spec.get("initContainers", []), *spec["containers"]] if c["name"] == container
+    )
+    volumes = {volume["name"]: volume for volume in spec.get("volumes", [])}
+    group = int(spec.get("securityContext", {}).get("fsGroup", 0))
+    mounts = []
+    for mount in found.get("volumeMounts", []):
+        secret = volumes[mount["name"]].get("secret")
+        if secret is None:
+            continue
+        assert mount.get("readOnly"), f"{container}: {mount['name']} is mounted writable"
+        folder = into / f"{container}-{mount['name']}"
+        folder.mkdir(parents=True, exist_ok=True)
+        data = render.get("Secret", secret["secretName"])["data"]
+        items = secret.get("items") or [{"key": key, "path": key} for key in data]
+        for item in items:
+            path = folder / item["path"]
+            path.write_bytes(base64.b64decode(data[item["key"]]))
+            os.chown(path, 0, group)
+            path.chmod(secret.get("defaultMode", 0o644))
+        folder.chmod(0o755)
+        mounts.append(SecretMount(folder, mount["mountPath"]))
+    return mounts
 
 
 @dataclass(frozen=True)
@@ -90,8 +136,11 @@ class Container:
         self.server: subprocess.Popen[bytes] | None = None
         self.server_id = ""
 
-    def bundle(self, suffix: str, args: list[str], env: dict[str, str]) -> tuple[str, Path]:
-        """An OCI bundle: read-only root, tmpfs /tmp, the image's user, the host's network."""
+    def bundle(
+        self, suffix: str, args: list[str], env: dict[str, str], secrets: list[SecretMount]
+    ) -> tuple[str, Path]:
+        """An OCI bundle: read-only root, tmpfs /tmp, the Secret volumes, the image's user,
+        the host's network."""
         container_id = f"{self.name}-{suffix}"
         path = self.workdir / container_id
         path.mkdir()
@@ -110,12 +159,15 @@ class Container:
         spec["linux"]["namespaces"] = [ns for ns in namespaces if ns["type"] != "network"]
         tmp = {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"}  # the emptyDir
         spec["mounts"].append({**tmp, "options": ["nosuid", "nodev", "mode=1777"]})
+        for secret in secrets:
+            bind = {"destination": secret.destination, "type": "bind", "source": str(secret.source)}
+            spec["mounts"].append({**bind, "options": ["rbind", "ro", "nosuid", "nodev"]})
         (path / "config.json").write_text(json.dumps(spec))
         return container_id, path
 
-    def migrate(self, args: list[str], env: dict[str, str]) -> None:
+    def migrate(self, args: list[str], env: dict[str, str], secrets: list[SecretMount]) -> None:
         """Run the chart's init container command (`<service> migrate --wait N`) to the end."""
-        container_id, path = self.bundle("migrate", args, env)
+        container_id, path = self.bundle("migrate", args, env, secrets)
         with self.log.open("ab") as log:
             done = subprocess.run(
                 ("runc", "run", "--bundle", str(path), container_id),
@@ -130,9 +182,10 @@ class Container:
         )
         assert done.returncode == 0, f"{self.service} migrate failed:\n{self.log_tail()}"
 
-    def serve(self, env: dict[str, str]) -> None:
+    def serve(self, env: dict[str, str], secrets: list[SecretMount]) -> None:
         """Start the image's own command (entrypoint + cmd) in the background."""
-        container_id, path = self.bundle("serve", [*self.config.entrypoint, *self.config.cmd], env)
+        command = [*self.config.entrypoint, *self.config.cmd]
+        container_id, path = self.bundle("serve", command, env, secrets)
         self.server_id = container_id
         with self.log.open("ab") as log:
             self.server = subprocess.Popen(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,7 +20,7 @@ async def start_saga(stack: Any, credit: Decimal, amount: Decimal) -> str:
     await stack.client.set_credit(customer, credit)
     booking = await stack.client.book(customer, "Room 7", amount)
     await stack.wait_for("payment", f"/payments/{booking['id']}", "status", "awaiting_payment")
-    response = await stack.client.pay(booking["id"])
+    response = await stack.client.pay(booking["id"], customer)
     assert response.status_code == 200, response.text
     return str(booking["id"])
 
@@ -45,6 +46,22 @@ def test_every_service_process_runs_as_uid_10001(stack: Any) -> None:
     assert {name: c.server_uid() for name, c in stack.containers.items()} == dict.fromkeys(
         SERVICES, 10001
     )
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_the_dev_key_is_mounted_read_only_for_the_service_user(stack: Any, service: str) -> None:
+    container = stack.containers[service]
+    script = "import sys; from pathlib import Path; from sagakit.devauth import load_key; "
+    script += "load_key(Path(sys.argv[1])); print('read')"
+    read = container.exec("python3", "-c", script, stack.key_file)
+    assert read.stdout == "read\n", read.stderr  # as uid 10001, through the fsGroup
+    denied = container.exec("sh", "-c", f"echo x >> {stack.key_file}", user="0:0")
+    assert denied.returncode != 0 and "cannot create" in denied.stderr  # not even root
+    folder = str(Path(stack.key_file).parent)
+    folder = container.exec("readlink", "-f", folder).stdout.strip()  # /var/run is /run
+    mounted = container.exec("cat", "/proc/self/mountinfo").stdout.splitlines()
+    (options,) = [line.split()[5] for line in mounted if line.split()[4] == folder]
+    assert "ro" in options.split(","), options
 
 
 @pytest.mark.parametrize("service", SERVICES)

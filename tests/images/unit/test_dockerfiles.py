@@ -144,7 +144,8 @@ def test_the_entrypoint_runs_the_service_the_image_names_with_the_given_argument
 
 def test_the_base_runs_as_10001_and_pins_uv() -> None:
     steps = instructions(BASE)
-    assert steps[0] == ("ARG", "BASE_IMAGE=python:3.11-slim-bookworm")
+    assert steps[0][0] == "ARG"
+    assert re.fullmatch(r"BASE_IMAGE=python:3\.11-slim-bookworm@sha256:[0-9a-f]{64}", steps[0][1])
     arguments = [args for keyword, args in steps if keyword == "ARG"]
     assert any(re.fullmatch(r"UV_VERSION=\d+\.\d+\.\d+", args) for args in arguments)
     assert any('"uv==${UV_VERSION}"' in args for keyword, args in steps if keyword == "RUN")
@@ -186,3 +187,34 @@ def test_the_dockerignore_keeps_local_state_and_tests_out() -> None:
     ignored = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()}
     for entry in (".git", ".venv", ".local", "tests", "docs", ".mypy_cache", ".pytest_cache"):
         assert entry in ignored, entry
+
+
+def pulled_images(dockerfile: Path) -> set[str]:
+    """What each FROM pulls, build arguments replaced by their defaults (stages excluded)."""
+    steps = instructions(dockerfile)
+    defaults = dict(
+        args.split("=", 1) for keyword, args in steps if keyword == "ARG" and "=" in args
+    )
+    stages = {args.split()[-1] for keyword, args in steps if keyword == "FROM" and " AS " in args}
+    images = set()
+    for keyword, args in steps:
+        if keyword == "FROM":
+            image = re.sub(r"\$\{(\w+)\}", lambda m: defaults[m[1]], args.split()[0])
+            if image not in stages:
+                images.add(image)
+    return images
+
+
+def test_the_dockerfiles_pull_only_digests_or_the_base_they_built() -> None:
+    # Dockerfile.base pulls Python by digest; services/Dockerfile builds on the base
+    # images `make images` made just before (saga/base, saga/base-uv), never pulled.
+    assert {image.split("@")[0] for image in pulled_images(BASE)} == {"python:3.11-slim-bookworm"}
+    for image in pulled_images(BASE):
+        assert re.fullmatch(r"[^@\s]+:[^@\s]+@sha256:[0-9a-f]{64}", image), image
+    assert pulled_images(SERVICE_DOCKERFILE) == {"saga/base-uv:0.1.0", "saga/base:0.1.0"}
+
+
+def test_the_build_script_and_make_leave_the_base_image_to_the_dockerfile() -> None:
+    # One place names (and pins) the default base image: Dockerfile.base.
+    for path in (ROOT / "scripts" / "build-images.sh", ROOT / "mk" / "k8s.mk"):
+        assert "python:3" not in re.sub(r"#.*", "", path.read_text()), path.name

@@ -16,6 +16,7 @@ TARGETS = (
     "deploy",
     "observability-up",
     "grafana-login",
+    "cluster-key",
     "port-forward",
     "port-forward-stop",
     "e2e-kind",

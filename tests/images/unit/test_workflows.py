@@ -92,6 +92,30 @@ def test_ci_lints_tests_as_root_and_checks_the_charts() -> None:
     assert set(charts) < set(files_tested_by(jobs["tests"]))
 
 
+def chart_image(chart: str) -> str:
+    """The image a server chart runs: <repository>:<tag>@<digest>."""
+    image = yaml.safe_load((ROOT / "charts" / chart / "values.yaml").read_text())["image"]
+    return f"{image['repository']}:{image['tag']}@{image['digest']}"
+
+
+def test_ci_audits_every_locked_dependency_with_pip_audit() -> None:
+    job = workflow("ci.yml")["jobs"]["audit"]
+    assert "if" not in job  # on every push and pull request, like the tests
+    run = commands(job)
+    export = re.search(r"uv export ([^\n]*(?:\\\n[^\n]*)*)", run)
+    assert export is not None, run
+    for flag in ("--frozen", "--all-packages", "--all-groups", "--no-emit-workspace"):
+        assert flag in export[1], flag
+    audit = run[run.index("pip-audit \\") :]
+    for flag in ("--strict", "--require-hashes", "--disable-pip", "--requirement"):
+        assert flag in audit, flag
+    assert "--no-hashes" not in export[1]  # --require-hashes needs them
+    # A pinned pip-audit, on the images' Python (markers choose the same packages).
+    assert re.fullmatch(r"\d+\.\d+\.\d+", workflow("ci.yml")["env"]["PIP_AUDIT_VERSION"])
+    assert '--from "pip-audit==$PIP_AUDIT_VERSION"' in run
+    assert '--python "$PYTHON_VERSION"' in run
+
+
 @pytest.mark.parametrize("name", sorted(workflow("ci.yml")["jobs"]))
 def test_a_ci_job_that_runs_integration_tests_has_the_servers_and_psql(name: str) -> None:
     job = workflow("ci.yml")["jobs"][name]
@@ -99,12 +123,13 @@ def test_a_ci_job_that_runs_integration_tests_has_the_servers_and_psql(name: str
     services = job.get("services", {})
     if tests:
         postgres = services.get("postgres", {})
-        assert postgres.get("image") == "postgres:16", f"{name} runs {tests[0]} without Postgres"
+        # The servers the chart runs, pulled by the same digest.
+        assert postgres.get("image") == chart_image("postgres"), f"{name}: {tests[0]} needs it"
         assert postgres["ports"] == ["5432:5432"]
         assert postgres["env"] == {"POSTGRES_HOST_AUTH_METHOD": "trust"}
         assert "pg_isready" in postgres["options"], "the job starts once Postgres is ready"
     if any("tests/charts" not in str(test) for test in tests):
-        assert services["redis"]["image"] == "redis:7", name
+        assert services["redis"]["image"] == chart_image("redis"), name
         assert services["redis"]["ports"] == ["6379:6379"]
     if any("psql" in test.read_text() for test in tests):
         # make test installs psql itself (scripts/ensure-tools.sh); other jobs say so.

@@ -13,4 +13,11 @@ from sagakit.pytest_plugin import ServiceUnderTest
 
 @pytest.fixture(scope="session")
 def service() -> ServiceUnderTest:
-    return ServiceUnderTest("booking", messaging, SqlBookingUnitOfWork, Settings, create_app)
+    return ServiceUnderTest(
+        "booking",
+        messaging,
+        SqlBookingUnitOfWork,
+        Settings,
+        create_app,
+        examples={"POST /bookings": {"item": "Room 1", "amount": "10.00"}},
+    )

@@ -10,24 +10,38 @@ from sagakit.events import Envelope
 from sagakit.testing import eventually, read_envelopes, running_app
 
 
-async def test_create_then_read_a_booking(client) -> None:
-    created = await client.post(
-        "/bookings", json={"customer_id": "alice", "item": "Room 7", "amount": "120.5"}
-    )
+def customer() -> str:
+    return f"c{uuid.uuid4().hex[:8]}"
+
+
+async def test_a_customer_books_for_itself_then_reads_its_booking(client_as) -> None:
+    alice = customer()
+    as_alice = client_as(alice)
+    created = await as_alice.post("/bookings", json={"item": "Room 7", "amount": "120.5"})
     assert created.status_code == 201
     body = created.json()
     assert body["status"] == "pending" and body["amount"] == "120.50"
+    assert body["customer_id"] == alice  # from the token's subject
     assert created.headers["location"] == f"/bookings/{body['id']}"
-    fetched = await client.get(f"/bookings/{body['id']}")
+    fetched = await as_alice.get(f"/bookings/{body['id']}")
     assert fetched.json()["id"] == body["id"]
 
 
+async def test_an_admin_books_on_behalf_of_the_customer_it_names(client) -> None:
+    alice = customer()
+    created = await client.post(
+        "/bookings", json={"customer_id": alice, "item": "Room 7", "amount": "1"}
+    )
+    assert created.status_code == 201 and created.json()["customer_id"] == alice
+    unnamed = await client.post("/bookings", json={"item": "Room 7", "amount": "1"})
+    assert unnamed.status_code == 422
+    assert unnamed.json()["detail"][0]["loc"] == ["body", "customer_id"]
+
+
 async def test_created_booking_event_reaches_the_stream(
-    client, redis: Redis, settings: Settings
+    client_as, redis: Redis, settings: Settings
 ) -> None:
-    created = (
-        await client.post("/bookings", json={"customer_id": "al", "item": "R", "amount": "5"})
-    ).json()
+    created = (await client_as("al").post("/bookings", json={"item": "R", "amount": "5"})).json()
     stream = f"{settings.event_prefix}CREATED_BOOKING_EVENT"
 
     async def published() -> list[Envelope]:
@@ -67,13 +81,13 @@ async def test_unknown_and_malformed_ids(client) -> None:
     assert malformed.json()["detail"][0]["loc"] == ["path", "booking_id"]
 
 
-async def test_list_filters_and_pages(client) -> None:
-    customer = f"c{uuid.uuid4().hex[:8]}"
+async def test_list_filters_and_pages(client, client_as) -> None:
+    carol = customer()
     for _ in range(3):
-        await client.post("/bookings", json={"customer_id": customer, "item": "R", "amount": "1"})
-    page = (await client.get("/bookings", params={"customer_id": customer, "limit": 2})).json()
+        await client_as(carol).post("/bookings", json={"item": "R", "amount": "1"})
+    page = (await client.get("/bookings", params={"customer_id": carol, "limit": 2})).json()
     assert page["total"] == 3 and len(page["items"]) == 2
-    pending = await client.get("/bookings", params={"customer_id": customer, "status": "pending"})
+    pending = await client.get("/bookings", params={"customer_id": carol, "status": "pending"})
     assert pending.json()["total"] == 3
     assert (await client.get("/bookings", params={"status": "nope"})).status_code == 422
 
@@ -93,11 +107,12 @@ async def test_health_and_readiness(client) -> None:
 
 
 async def test_a_lost_database_connection_is_a_503_then_the_pool_recovers(
-    service, settings: Settings, engine
+    service, settings: Settings, engine, bearer
 ) -> None:
     # Nothing else in the app touches the database meanwhile: no relay poll, no sampling.
     quiet = settings.model_copy(update={"relay_poll_seconds": 600, "metrics_interval_seconds": 600})
-    async with running_app(service.create_app(quiet)) as client:
+    operator = bearer("operator", "manager")
+    async with running_app(service.create_app(quiet), operator) as client:
         missing = f"/bookings/{uuid.uuid4()}"
         assert (await client.get(missing)).status_code == 404  # a pooled connection exists
         await asyncio.sleep(0.5)  # the relay's and the sampler's first runs are over
@@ -116,7 +131,7 @@ async def test_a_lost_database_connection_is_a_503_then_the_pool_recovers(
 
 
 async def test_no_free_database_connection_is_a_503_with_retry_after(
-    service, settings: Settings
+    service, settings: Settings, bearer
 ) -> None:
     tight = settings.model_copy(
         update={
@@ -128,7 +143,7 @@ async def test_no_free_database_connection_is_a_503_with_retry_after(
         }
     )
     app = service.create_app(tight)
-    async with running_app(app) as client:
+    async with running_app(app, bearer("operator", "manager")) as client:
         await asyncio.sleep(0.5)  # the relay's and the sampler's first runs are over
         async with app.state.runtime.engine.connect() as held:  # the pool's only connection
             await held.execute(text("SELECT 1"))

@@ -1,6 +1,5 @@
 """The saga journal and the timeline, through the running service's consumers over Redis."""
 
-import json
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -19,7 +18,7 @@ from sagakit.events import (
     PaidBooking,
     SagaEvent,
 )
-from sagakit.testing import consumed, count_rows, eventually, read_messages, running_app
+from sagakit.testing import consumed, count_rows, eventually, read_messages, running_app, wire
 from sagakit.tracing import trace_id
 from sagakit.transport import DATA_FIELD
 
@@ -27,7 +26,7 @@ ROOM = {"customer_id": "alice", "item": "Room 7", "amount": "120.00"}
 
 
 class Saga:
-    """One booking driven through the running app by events written onto its streams."""
+    """One booking of alice's (its client calls as alice) driven by events onto its streams."""
 
     def __init__(self, client, redis: Redis, settings: Settings) -> None:
         self.client, self.redis, self.prefix = client, redis, settings.event_prefix
@@ -51,7 +50,7 @@ class Saga:
         """Publish the next event of the saga, caused by the previous one, in the saga's trace."""
         causation = self.last.event_id if self.last else None
         envelope = Envelope.wrap(event, producer, causation)
-        body = json.dumps({"data": envelope.model_dump_json(), "headers": self.headers})
+        body = wire(envelope, self.headers)  # signed by `producer`
         await self.redis.xadd(self.prefix + envelope.event_type, {DATA_FIELD: body})
         self.last = envelope
         return envelope
@@ -91,8 +90,8 @@ def event_types(timeline: dict[str, Any]) -> list[str]:
     return [step["event_type"] for step in timeline["steps"]]
 
 
-async def test_a_billed_saga_waits_for_the_customers_payment(client, redis, settings) -> None:
-    saga = await billed_saga(client, redis, settings)
+async def test_a_billed_saga_waits_for_the_customers_payment(client_as, redis, settings) -> None:
+    saga = await billed_saga(client_as("alice"), redis, settings)
     timeline = await saga.timeline()
     assert event_types(timeline) == [
         "CREATED_BOOKING_EVENT",
@@ -109,8 +108,8 @@ async def test_a_billed_saga_waits_for_the_customers_payment(client, redis, sett
     assert [step["producer"] for step in timeline["steps"]] == ["booking", "manager", "billing"]
 
 
-async def test_a_reserved_saga_has_five_steps_in_one_trace(client, redis, settings) -> None:
-    saga = await billed_saga(client, redis, settings)
+async def test_a_reserved_saga_has_five_steps_in_one_trace(client_as, redis, settings) -> None:
+    saga = await billed_saga(client_as("alice"), redis, settings)
     paid = PaidBooking(booking_id=saga.booking_id, paid_at=saga.last.occurred_at, **ROOM)
     await saga.deliver(paid, "payment")
     await saga.steps(4)
@@ -130,8 +129,8 @@ async def test_a_reserved_saga_has_five_steps_in_one_trace(client, redis, settin
     assert [s["causation_id"] for s in steps[1:4]] == [s["event_id"] for s in steps[:3]]
 
 
-async def test_a_compensated_saga_ends_failed(client, redis, settings) -> None:
-    saga = await billed_saga(client, redis, settings)
+async def test_a_compensated_saga_ends_failed(client_as, redis, settings) -> None:
+    saga = await billed_saga(client_as("alice"), redis, settings)
     short = InsufficientFund(
         booking_id=saga.booking_id, customer_id="alice", amount="120", available_credit="5"
     )
@@ -143,8 +142,10 @@ async def test_a_compensated_saga_ends_failed(client, redis, settings) -> None:
     assert timeline["duration_ms"] >= sum(s["since_previous_ms"] for s in timeline["steps"]) - 1
 
 
-async def test_an_event_delivered_twice_is_journaled_once(client, redis, settings, engine) -> None:
-    saga = Saga(client, redis, settings)
+async def test_an_event_delivered_twice_is_journaled_once(
+    client_as, redis, settings, engine
+) -> None:
+    saga = Saga(client_as("alice"), redis, settings)
     await saga.start()
     approved = await saga.deliver(saga.approved(), "manager")
     stream = settings.event_prefix + "APPROVED_BOOKING_EVENT"
@@ -177,12 +178,12 @@ async def test_timeline_of_unknown_or_malformed_booking(client) -> None:
 
 
 async def test_old_journal_rows_are_purged_and_the_timeline_still_answers(
-    service, settings: Settings, redis, engine
+    service, settings: Settings, redis, engine, bearer
 ) -> None:
     purging = settings.model_copy(
         update={"journal_retention_days": 90, "retention_interval_seconds": 0.2}
     )
-    async with running_app(service.create_app(purging)) as client:
+    async with running_app(service.create_app(purging), bearer("alice", "customer")) as client:
         saga = Saga(client, redis, purging)
         await saga.start()  # its CREATED step is journaled
         async with engine.begin() as conn:  # ... as if 91 days ago

@@ -28,6 +28,7 @@ def service() -> ServiceUnderTest:
         Settings,
         create_app,
         settings_overrides={"auto_approve": False},
+        examples={"POST /approvals/{booking_id}/reject": {"reason": "full"}},
     )
 
 

@@ -2,6 +2,7 @@
 
 import uuid
 from decimal import Decimal
+from pathlib import Path
 
 from redis.asyncio import Redis
 
@@ -11,6 +12,7 @@ from sagakit.events import CreatedBooking, Envelope, EventType
 from sagakit.testing import (
     REDIS_URL,
     eventually,
+    key_settings,
     read_envelopes,
     running_app,
     unique_prefix,
@@ -84,14 +86,19 @@ async def test_created_event_waits_for_a_person_in_manual_mode(client, redis, se
 
 
 async def test_created_event_is_approved_and_published_with_auto_approval(
-    database_url: str, redis: Redis
+    database_url: str, redis: Redis, dev_key_file: Path, bearer
 ) -> None:
     settings = Settings(
-        database_url=database_url, redis_url=REDIS_URL, event_prefix=unique_prefix()
+        database_url=database_url,
+        redis_url=REDIS_URL,
+        event_prefix=unique_prefix(),
+        auth_mode="dev",
+        auth_dev_key_file=str(dev_key_file),
+        **key_settings("manager"),
     )
     assert settings.auto_approve
     prefix, approved = settings.event_prefix, EventType.APPROVED_BOOKING_EVENT
-    async with running_app(create_app(settings)) as client:
+    async with running_app(create_app(settings), bearer("operator", "manager")) as client:
         created = await publish_created(redis, prefix, "carol")
         await add(redis, prefix, created)  # a redelivery: the inbox must swallow it
 

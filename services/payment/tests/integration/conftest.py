@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from payment.adapters.orm import messaging
@@ -13,4 +15,14 @@ from sagakit.pytest_plugin import ServiceUnderTest
 
 @pytest.fixture(scope="session")
 def service() -> ServiceUnderTest:
-    return ServiceUnderTest("payment", messaging, SqlPaymentUnitOfWork, Settings, create_app)
+    return ServiceUnderTest(
+        "payment",
+        messaging,
+        SqlPaymentUnitOfWork,
+        Settings,
+        create_app,
+        examples={
+            "PUT /customers/{customer_id}/credit": {"amount": "10.00"},
+            "POST /payments": {"booking_id": str(uuid.uuid4())},
+        },
+    )

@@ -49,9 +49,10 @@ async def published(
 
 
 async def test_a_billed_booking_is_paid_once_and_paid_booking_is_published(
-    client, redis: Redis, settings: Settings
+    client, client_as, redis: Redis, settings: Settings
 ) -> None:
     alice = customer_id()
+    as_alice = client_as(alice)
     booking_id = await send_bill(redis, settings, alice, "120.5")
     opened = await wait_for_payment(client, booking_id)
     assert opened["status"] == "awaiting_payment"
@@ -59,7 +60,7 @@ async def test_a_billed_booking_is_paid_once_and_paid_booking_is_published(
     assert opened["settled_at"] is None
     credit = await client.put(f"/customers/{alice}/credit", json={"amount": "200"})
     assert credit.status_code == 200 and credit.json()["credit"] == "200.00"
-    paid = await client.post("/payments", json={"booking_id": str(booking_id)})
+    paid = await as_alice.post("/payments", json={"booking_id": str(booking_id)})
     assert paid.status_code == 200
     assert paid.json()["status"] == "paid" and paid.json()["amount_due"] == "0.00"
 
@@ -67,22 +68,22 @@ async def test_a_billed_booking_is_paid_once_and_paid_booking_is_published(
         return bool(await published(redis, settings, EventType.PAID_BOOKING_EVENT, booking_id))
 
     assert await eventually(announced)
-    again = await client.post("/payments", json={"booking_id": str(booking_id)})
+    again = await as_alice.post("/payments", json={"booking_id": str(booking_id)})
     assert again.json() == paid.json()
-    assert (await client.get(f"/customers/{alice}")).json()["credit"] == "79.50"
+    assert (await as_alice.get(f"/customers/{alice}")).json()["credit"] == "79.50"
     [envelope] = await published(redis, settings, EventType.PAID_BOOKING_EVENT, booking_id)
     assert envelope.producer == "payment"
     assert envelope.payload["customer_id"] == alice and envelope.payload["amount"] == "120.50"
 
 
 async def test_short_credit_publishes_insufficient_fund_and_keeps_the_credit(
-    client, redis: Redis, settings: Settings
+    client, client_as, redis: Redis, settings: Settings
 ) -> None:
     bob = customer_id()
     booking_id = await send_bill(redis, settings, bob, "50.00")
     await wait_for_payment(client, booking_id)
     await client.put(f"/customers/{bob}/credit", json={"amount": "20.00"})
-    refused = await client.post("/payments", json={"booking_id": str(booking_id)})
+    refused = await client_as(bob).post("/payments", json={"booking_id": str(booking_id)})
     assert refused.status_code == 200 and refused.json()["status"] == "insufficient_funds"
     stream = EventType.INSUFFICIENT_FUND_EVENT
 
@@ -95,9 +96,11 @@ async def test_short_credit_publishes_insufficient_fund_and_keeps_the_credit(
     assert (await client.get(f"/customers/{bob}")).json()["credit"] == "20.00"
 
 
-async def test_paying_before_the_bill_arrives_is_a_409_saying_to_retry(client) -> None:
+async def test_paying_before_the_bill_arrives_is_a_409_saying_to_retry(client_as) -> None:
     booking_id = uuid.uuid4()
-    response = await client.post("/payments", json={"booking_id": str(booking_id)})
+    response = await client_as(customer_id()).post(
+        "/payments", json={"booking_id": str(booking_id)}
+    )
     assert response.status_code == 409
     assert str(booking_id) in response.json()["detail"]
     assert "retry shortly" in response.json()["detail"]
@@ -112,7 +115,7 @@ async def test_put_credit_sets_the_credit_rather_than_adding(client) -> None:
     assert fetched["customer_id"] == alice and fetched["credit"] == "20.50"
 
 
-async def test_bad_input_is_a_422_naming_the_field(client) -> None:
+async def test_bad_input_is_a_422_naming_the_field(client, client_as) -> None:
     credit_cases = {
         "amount": {"amount": "0"},
         "extra": {"amount": "1", "extra": True},
@@ -127,8 +130,9 @@ async def test_bad_input_is_a_422_naming_the_field(client) -> None:
         response = await client.put(f"/customers/{bad_id}/credit", json={"amount": "1"})
         assert response.status_code == 422
         assert response.json()["detail"][0]["loc"] == ["path", "customer_id"]
+    payer = client_as(customer_id())
     for body in ({"booking_id": "nope"}, {"booking_id": str(uuid.uuid4()), "extra": 1}, {}):
-        assert (await client.post("/payments", json=body)).status_code == 422
+        assert (await payer.post("/payments", json=body)).status_code == 422
 
 
 async def test_a_credit_is_a_decimal_string_checked_before_conversion(client) -> None:
@@ -150,14 +154,14 @@ async def test_unknown_and_malformed_ids(client) -> None:
     assert (await client.get("/customers/-bad")).status_code == 422
 
 
-async def test_list_filters_and_pages(client, redis: Redis, settings: Settings) -> None:
+async def test_list_filters_and_pages(client, client_as, redis: Redis, settings: Settings) -> None:
     carol = customer_id()
     booked = []
     for _ in range(3):
         booked.append(await send_bill(redis, settings, carol, "10.00"))
         await wait_for_payment(client, booked[-1])  # one at a time: a known creation order
     await client.put(f"/customers/{carol}/credit", json={"amount": "10.00"})
-    await client.post("/payments", json={"booking_id": str(booked[0])})
+    await client_as(carol).post("/payments", json={"booking_id": str(booked[0])})
     page = (await client.get("/payments", params={"customer_id": carol, "limit": 2})).json()
     assert page["total"] == 3 and len(page["items"]) == 2
     assert page["items"][0]["booking_id"] == str(booked[-1])  # newest first

@@ -8,6 +8,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
@@ -25,6 +26,7 @@ from sagakit.testing import (
     drop_database,
     eventually,
     fresh_database,
+    key_settings,
     running_app,
     unique_prefix,
     xadd_envelope,
@@ -55,12 +57,15 @@ async def send_bill(redis: Redis, settings: Settings, customer: str) -> uuid.UUI
     return event.booking_id
 
 
-def gated_settings(url: str) -> Settings:
+def gated_settings(url: str, dev_key_file: Path) -> Settings:
     return Settings(
         database_url=url,
         redis_url=REDIS_URL,
         event_prefix=unique_prefix(),
         schema_check_seconds=0.1,
+        auth_mode="dev",
+        auth_dev_key_file=str(dev_key_file),
+        **key_settings("payment"),
     )
 
 
@@ -71,10 +76,10 @@ async def group_entries(redis: Redis, stream: str) -> tuple[int, int]:
 
 
 async def test_behind_answers_503_and_consumes_nothing_until_migrated(
-    empty_database: str, redis: Redis
+    empty_database: str, redis: Redis, dev_key_file: Path, bearer
 ) -> None:
-    settings = gated_settings(empty_database)
-    async with running_app(create_app(settings)) as client:
+    settings = gated_settings(empty_database, dev_key_file)
+    async with running_app(create_app(settings), bearer("operator", "admin")) as client:
         booking_id = await send_bill(redis, settings, "gated")
         refused = await client.get(f"/payments/{booking_id}")
         assert refused.status_code == 503
@@ -103,16 +108,20 @@ async def test_behind_answers_503_and_consumes_nothing_until_migrated(
 
 
 async def test_a_database_ahead_of_the_code_serves_and_consumes_with_a_warning(
-    empty_database: str, redis: Redis, caplog: pytest.LogCaptureFixture
+    empty_database: str,
+    redis: Redis,
+    caplog: pytest.LogCaptureFixture,
+    dev_key_file: Path,
+    bearer,
 ) -> None:
     await migrate(MIGRATIONS, empty_database)
     engine = create_engine(empty_database)
     async with engine.begin() as conn:  # a newer release's expand migration ran
         await conn.execute(text("UPDATE alembic_version SET version_num = '0003_newer'"))
     await engine.dispose()
-    settings = gated_settings(empty_database)
+    settings = gated_settings(empty_database, dev_key_file)
     with caplog.at_level(logging.WARNING, logger="sagakit.schema"):
-        async with running_app(create_app(settings)) as client:
+        async with running_app(create_app(settings), bearer("operator", "admin")) as client:
             booking_id = await send_bill(redis, settings, "ahead")
 
             async def served() -> bool:

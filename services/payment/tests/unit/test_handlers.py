@@ -74,6 +74,30 @@ async def test_submitting_pays_the_bill_and_publishes_paid_booking(uow) -> None:
     assert uow.outbox[0].booking_id == event.booking_id
 
 
+async def test_only_the_booking_s_own_customer_may_pay_it(uow) -> None:
+    event = bill()
+    await billed(uow, event)
+    for customer in ("alice", "bob"):
+        await handlers.set_credit(SetCredit(customer, Decimal("200.00")), uow)
+    with pytest.raises(NotFound, match=f"no payment for booking {event.booking_id}"):
+        await handlers.submit_payment(SubmitPayment(event.booking_id, payer="bob"), uow)
+    assert uow.event_types() == []
+    assert {c.customer_id: c.credit for c in uow.customers.rows.values()} == {
+        "alice": Decimal("200.00"),
+        "bob": Decimal("200.00"),
+    }
+    paid = await handlers.submit_payment(SubmitPayment(event.booking_id, payer="alice"), uow)
+    assert paid.status is PaymentStatus.PAID
+
+
+async def test_a_customer_reading_another_s_payment_finds_nothing(uow) -> None:
+    event = bill()
+    await billed(uow, event)
+    assert (await views.payment(event.booking_id, uow, owner="alice")).customer_id == "alice"
+    with pytest.raises(NotFound):
+        await views.payment(event.booking_id, uow, owner="bob")
+
+
 async def test_submitting_twice_charges_once_and_publishes_once(uow) -> None:
     event = bill()
     await billed(uow, event)

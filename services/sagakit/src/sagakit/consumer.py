@@ -4,7 +4,9 @@ Streams: the message is acked only after the handler's transaction committed
 (or the message was a duplicate, or was dead-lettered). A failed message stays
 pending; another read claims it after `claim_idle_ms` and tries again. On the
 `max_deliveries`-th failure it goes to the dead-letter stream with the error.
-A message that is malformed can never succeed and is dead-lettered at once.
+A message that is malformed can never succeed and is dead-lettered at once; so is
+one that fails the authenticity checks (wrong stream, a producer that does not own
+its event type, a missing or wrong signature: sagakit.authenticity), never handled.
 
 Pub/Sub has no redelivery, so a failed message is retried in process with a
 short backoff, then dead-lettered. A subscriber that is down misses messages.
@@ -22,6 +24,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from sagakit import metrics
+from sagakit.authenticity import Authenticity
 from sagakit.deadletter import DeadLetterQueue, Failure
 from sagakit.events import Envelope, MalformedEvent, SagaEvent, parse_envelope
 from sagakit.logs import log_context
@@ -69,18 +72,20 @@ class EventConsumer:
         dead_letters: DeadLetterQueue,
         max_deliveries: int,
         transport: str,
+        authenticity: Authenticity,
     ) -> None:
         self.group = group
         self._new_uow = new_uow
         self._dead_letters = dead_letters
         self._max_deliveries = max_deliveries
         self._transport = transport
+        self._authenticity = authenticity
 
     async def on_stream(
         self, message: StreamMessage, delivery: Delivery, handler: Handler, reclaimed: bool
     ) -> Outcome:
         """Streams policy: ack after commit; leave failures pending; dead-letter the last one."""
-        parsed = _parse(delivery)
+        parsed = self._read(delivery)
         with self._scope(delivery, parsed):
             outcome = await self._stream_policy(message, delivery, parsed, handler, reclaimed)
         self._count(parsed, outcome)
@@ -88,7 +93,7 @@ class EventConsumer:
 
     async def on_channel(self, delivery: Delivery, handler: Handler) -> Outcome:
         """Pub/Sub policy: retry in process with backoff, then dead-letter."""
-        parsed = _parse(delivery)
+        parsed = self._read(delivery)
         with self._scope(delivery, parsed):
             outcome = await self._channel_policy(delivery, parsed, handler)
         self._count(parsed, outcome)
@@ -139,7 +144,7 @@ class EventConsumer:
     async def _handle(self, delivery: Delivery, parsed: Parsed, handler: Handler) -> Outcome:
         """Run the handler once; its errors propagate to the policy."""
         if parsed.envelope is None or parsed.event is None:
-            await self.dead_letter(delivery, f"malformed: {parsed.error}")
+            await self.dead_letter(delivery, parsed.error)  # malformed or rejected: never handled
             return Outcome.DEAD_LETTERED
         started = time.perf_counter()
         try:
@@ -163,6 +168,18 @@ class EventConsumer:
     def _count(self, parsed: Parsed, outcome: Outcome) -> None:
         label = "retried" if outcome is Outcome.RETRY else outcome.value
         metrics.EVENTS_CONSUMED.labels(self.group, parsed.event_type, label).inc()
+
+    def _read(self, delivery: Delivery) -> Parsed:
+        """Decode a delivery once; an envelope that fails the authenticity checks has no event."""
+        parsed = _parse(delivery)
+        if parsed.envelope is None:
+            return parsed
+        problem = self._authenticity.problem(
+            delivery.origin, parsed.envelope, delivery.body, delivery.headers
+        )
+        if problem is not None:
+            return Parsed(parsed.envelope, None, f"rejected: {problem}")
+        return parsed
 
     async def dead_letter(self, delivery: Delivery, error: str) -> None:
         """Move a message to the dead-letter stream with its origin and the error."""
@@ -190,7 +207,7 @@ class Parsed:
 
     envelope: Envelope | None
     event: SagaEvent | None
-    error: str = ""
+    error: str = ""  # "malformed: ..." or "rejected: ...", the dead letter's error
 
     @property
     def event_type(self) -> str:
@@ -202,8 +219,8 @@ def _parse(delivery: Delivery) -> Parsed:
     try:
         envelope = parse_envelope(delivery.body)
     except MalformedEvent as exc:
-        return Parsed(None, None, str(exc))
+        return Parsed(None, None, f"malformed: {exc}")
     try:
         return Parsed(envelope, envelope.event())
     except MalformedEvent as exc:
-        return Parsed(envelope, None, str(exc))
+        return Parsed(envelope, None, f"malformed: {exc}")

@@ -5,6 +5,13 @@ next to metadata fields, so a redrive puts back exactly what was received.
 Redriving re-adds the message to its origin stream (or republishes it on its
 origin channel); every consumer group on that stream sees it again, and the
 ones that already handled it skip it through their inbox.
+
+A redrive first applies the consumers' own checks (sagakit.authenticity): the origin
+must be the stream of the envelope's event type under the prefix, the producer its
+owner, the owner's signature valid. Every service may add to the dead-letter stream,
+and the operator who redrives may write every event stream: without the checks, a
+record planted there would be published by the operator's hand, to any stream named
+in its `origin`. Only the message (`__data__`) goes back, never other recorded fields.
 """
 
 from __future__ import annotations
@@ -14,10 +21,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
+from sagakit.authenticity import Authenticity, unpack
+from sagakit.events import MalformedEvent, parse_envelope
+
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
 RAW_PREFIX = b"raw."
+DATA_FIELD = b"__data__"
 Entry = tuple[bytes, dict[bytes, bytes]]
 
 
@@ -98,16 +109,24 @@ class DeadLetterQueue:
         )
         return _decode(*entries[0]) if entries else None
 
-    async def redrive(self, entry_id: str) -> str:
-        """Send the original message back where it came from and remove the entry."""
+    async def redrive(self, entry_id: str, authenticity: Authenticity) -> str:
+        """Send the original message back where it came from and remove the entry.
+
+        Raises KeyError for an unknown entry, `RedriveRefused` for a message the
+        consumers would refuse (see the module's docstring).
+        """
         letter = await self.get(entry_id)
         if letter is None:
             raise KeyError(entry_id)
+        problem = redrive_problem(letter, authenticity)
+        if problem is not None:
+            raise RedriveRefused(problem)
+        data = letter.raw[DATA_FIELD]
         if letter.transport == "pubsub":
-            await self._redis.publish(letter.origin, letter.raw.get(b"__data__", b""))
+            await self._redis.publish(letter.origin, data)
             new_id = ""
         else:
-            added = await self._redis.xadd(letter.origin, cast(dict[Any, Any], letter.raw))
+            added = await self._redis.xadd(letter.origin, {DATA_FIELD: data})
             new_id = added.decode() if isinstance(added, bytes) else str(added)
         await self._redis.xdel(self.stream, entry_id)
         return new_id
@@ -115,6 +134,26 @@ class DeadLetterQueue:
     async def delete(self, entry_id: str) -> bool:
         """Drop a dead letter for good."""
         return bool(await self._redis.xdel(self.stream, entry_id))
+
+
+class RedriveRefused(ValueError):
+    """A dead letter that must not go back; the message says why."""
+
+
+def redrive_problem(letter: DeadLetter, authenticity: Authenticity) -> str | None:
+    """Why `letter` must not be redriven (the consumers' own checks); None if it may."""
+    if letter.transport not in ("streams", "pubsub"):
+        return f"unknown transport {letter.transport!r}"
+    data = letter.raw.get(DATA_FIELD)
+    if data is None:
+        return "the record holds no message (no __data__ field): delete it"
+    body, headers = unpack(data)
+    try:
+        envelope = parse_envelope(body)
+    except MalformedEvent as exc:
+        return f"not an envelope ({exc}): the consumers would refuse it again; delete it"
+    problem = authenticity.problem(letter.origin, envelope, body, headers)
+    return None if problem is None else f"the consumers would refuse it: {problem}"
 
 
 def _decode(entry_id: bytes | str, fields: Mapping[bytes, bytes]) -> DeadLetter:

@@ -26,7 +26,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from sagakit import db, metrics, monitoring, retention, telemetry
+from sagakit.authenticity import Authenticity
 from sagakit.changes import ChangeFeed
+from sagakit.choreography import OWNERS
 from sagakit.consumer import EventConsumer
 from sagakit.deadletter import DeadLetterQueue
 from sagakit.outbox import OutboxRelay
@@ -67,10 +69,15 @@ class ServiceRuntime:
             connections=min(settings.long_poll_connections, settings.db_pool_size),
             turn_timeout=settings.db_pool_timeout_seconds,
         )
+        self.authenticity = Authenticity.from_settings(
+            settings.event_prefix,
+            settings.event_signing_key.get_secret_value(),
+            settings.event_verify_keys,
+        )
         self.relay = OutboxRelay(
             self.engine,
             spec.tables.outbox,
-            self.bus.publish,
+            lambda messages: self.bus.publish(self.authenticity.sign(messages)),
             batch_size=settings.relay_batch_size,
             poll_seconds=settings.relay_poll_seconds,
         )
@@ -80,6 +87,7 @@ class ServiceRuntime:
             dead_letters=self.dead_letters,
             max_deliveries=settings.max_deliveries,
             transport=settings.event_transport.value,
+            authenticity=self.authenticity,
         )
         self.bus.declare_publishers(spec.publishes)
         for event_type, handler in spec.handlers.items():
@@ -106,8 +114,11 @@ class ServiceRuntime:
     async def start(self) -> None:
         """Wait for Redis, then consume and relay now or once the schema gate opens.
 
-        Raises `NotReachable` when Redis does not answer within `redis_wait_seconds`.
+        Raises `NotReachable` when Redis does not answer within `redis_wait_seconds`, and
+        `MissingKeys` without the keys to sign what it publishes and verify what it hears.
         """
+        heard = {OWNERS[event_type] for event_type in self.spec.handlers}
+        self.authenticity.require(self.spec.name, self.spec.publishes, heard)
         wait, began = self.settings.redis_wait_seconds, time.monotonic()
         await self._retry_redis(self.bus.connect, wait)
         await self.schema.check()

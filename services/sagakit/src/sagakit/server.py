@@ -9,6 +9,7 @@ waiting requests answer at once with the current state.
 
 from __future__ import annotations
 
+import logging
 import math
 import socket
 from collections.abc import Callable
@@ -17,6 +18,7 @@ import uvicorn
 from fastapi import FastAPI
 from uvicorn.importer import import_from_string
 
+from sagakit.auth import AuthConfigError
 from sagakit.runtime import ServiceRuntime
 from sagakit.settings import ServiceSettings
 
@@ -66,6 +68,10 @@ def server_config(app: FastAPI, settings: ServiceSettings) -> uvicorn.Config:
 
 def serve(app_factory_path: str, settings: ServiceSettings) -> None:
     """Build the app from its factory ("module:function") and serve it until stopped."""
-    app: FastAPI = import_from_string(app_factory_path)()
+    try:
+        app: FastAPI = import_from_string(app_factory_path)()
+    except AuthConfigError as exc:
+        logging.getLogger(__name__).error("refusing to start: %s", exc)
+        raise SystemExit(2) from None
     config = server_config(app, settings)
     GracefulServer(config, on_shutdown=lambda: begin_shutdown(app)).run()

@@ -5,9 +5,19 @@ from __future__ import annotations
 import os
 import socket
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from sagakit import exposure
+
+
+class AuthMode(StrEnum):
+    """Where the keys that sign bearer tokens come from (docs/security.md, "Tokens")."""
+
+    OIDC = "oidc"  # the issuer's JWKS, over HTTP
+    DEV = "dev"  # the public half of a local key file (sagakit.devauth): local runs only
 
 
 class Transport(StrEnum):
@@ -35,6 +45,14 @@ class ServiceSettings(BaseSettings):
     event_transport: Transport = Transport.STREAMS
     event_prefix: str = Field(default="", description="Prefix of every stream and channel name.")
     dead_letter_stream: str = "saga.dead-letters"
+    # Signed events (docs/security.md): this service's private key, `<key id>:<base64>`...
+    event_signing_key: SecretStr = Field(
+        default=SecretStr(""), description="The key this service signs its events with."
+    )
+    # ...and `<producer>:<key id>:<base64>` entries: the public keys of whom it hears.
+    event_verify_keys: str = Field(
+        default="", description="Public keys of the producers whose events this service hears."
+    )
     consumer_name: str = Field(default_factory=_default_consumer_name)
     max_deliveries: int = Field(default=5, ge=1)
     claim_idle_ms: int = Field(default=15_000, ge=100)
@@ -70,6 +88,36 @@ class ServiceSettings(BaseSettings):
     shutdown_relay_seconds: float = Field(
         default=5.0, gt=0, description="How long the last outbox drain may take."
     )
+    # What the API shows and to whom (sagakit.exposure, docs/security.md).
+    docs_enabled: bool = Field(
+        default=True, description="Serve /docs, /redoc, /openapi.json and /asyncapi*."
+    )
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["*"],
+        description="Host header values the API answers (comma-separated; `*`: any).",
+    )
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        return exposure.split_hosts(value) if isinstance(value, str) else value
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _check_hosts(cls, value: list[str]) -> list[str]:
+        return exposure.check_hosts(value)
+
+    # Bearer tokens (docs/security.md, "Tokens"): checked by sagakit.auth at start.
+    auth_mode: AuthMode = Field(default=AuthMode.OIDC, description="`oidc` or `dev`.")
+    auth_issuer: str = Field(default="", description="OIDC issuer URL (required with `oidc`).")
+    auth_audience: str = Field(default="saga", min_length=1, description="The `aud` required.")
+    auth_jwks_url: str = Field(default="", description="Empty: OIDC discovery from the issuer.")
+    auth_roles_claim: str = Field(
+        default="roles",
+        pattern=r"^[^.\s]+(\.[^.\s]+)*$",
+        description="Dotted path of the roles list in the token (`realm_access.roles`).",
+    )
+    auth_dev_key_file: str = Field(default="", description="`dev`: PEM of the signing key.")
 
     # What one request, one flood or one year of traffic may cost (docs/security.md).
     http_max_body_bytes: int = Field(default=65_536, ge=1024, description="Larger bodies: 413.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import socket
@@ -19,10 +20,13 @@ from sqlalchemy import MetaData, Table, create_engine, func, inspect, select, te
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from sagakit.choreography import OWNERS
 from sagakit.db import normalize_url
 from sagakit.domain import Aggregate
 from sagakit.events import Envelope, MalformedEvent, parse_envelope
+from sagakit.keyring import Keyring
 from sagakit.migrations import downgrade, migrate
+from sagakit.signing import SIGNATURE_HEADER
 from sagakit.transport import DATA_FIELD, JsonMessageFormat
 from sagakit.uow import AbstractUnitOfWork
 
@@ -177,14 +181,20 @@ def _table_names(url: str) -> list[str]:
 
 
 @asynccontextmanager
-async def running_app(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+async def running_app(
+    app: FastAPI, headers: dict[str, str] | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
     """Run an app's lifespan (runtime, consumers, relay) and talk to it in process."""
+    async with app.router.lifespan_context(app), app_client(app, headers) as client:
+        yield client
+
+
+def app_client(app: FastAPI, headers: dict[str, str] | None = None) -> httpx.AsyncClient:
+    """An HTTP client of an app in process, sending `headers` (a bearer token) each time."""
     import httpx  # a test-only dependency
 
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://service") as client:
-            yield client
+    transport = httpx.ASGITransport(app=app)
+    return httpx.AsyncClient(transport=transport, base_url="http://service", headers=headers)
 
 
 def free_ports(count: int) -> list[int]:
@@ -203,9 +213,37 @@ def unique_prefix() -> str:
     return f"test-{uuid.uuid4().hex[:8]}."
 
 
-def wire(envelope: Envelope, headers: dict[str, str] | None = None) -> bytes:
-    """The `__data__` field the transport writes for an envelope."""
-    return json.dumps({"data": envelope.model_dump_json(), "headers": headers or {}}).encode()
+@functools.cache
+def run_keyring() -> Keyring:
+    """The signing keys of this test process: the plugin's settings and `wire` use them."""
+    return Keyring.generate()
+
+
+def key_settings(service: str) -> dict[str, Any]:
+    """Settings fields that make `service` sign with the run's key and accept every producer."""
+    keyring = run_keyring()
+    return {
+        "event_signing_key": keyring.keys[service].setting(),
+        "event_verify_keys": keyring.verify_keys(),
+    }
+
+
+def wire(
+    envelope: Envelope, headers: dict[str, str] | None = None, *, signed: bool = True
+) -> bytes:
+    """The `__data__` field the transport writes for an envelope, signed like its producer.
+
+    The signing key is the test keyring's key of the envelope's `producer` (of the event
+    type's owner when the producer has none), so a test can play a compromised service.
+    """
+    data = envelope.model_dump_json()
+    sent = dict(headers or {})
+    if signed:
+        keyring = run_keyring()
+        signer = envelope.producer
+        signer = signer if signer in keyring.keys else OWNERS[envelope.event_type]
+        sent[SIGNATURE_HEADER] = keyring.sign(signer, data.encode())  # replaces a copied one
+    return json.dumps({"data": data, "headers": sent}).encode()
 
 
 async def xadd_envelope(

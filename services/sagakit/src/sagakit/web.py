@@ -1,4 +1,4 @@
-"""The FastAPI app every service shares: lifespan, schema gate, errors, health, AsyncAPI.
+"""The FastAPI app every service shares: lifespan, tokens, schema gate, errors, health, AsyncAPI.
 
 The types and dependencies its routes use (ids, money, paging, long polling, the unit
 of work) are in sagakit.api.
@@ -7,8 +7,8 @@ of work) are in sagakit.api.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
@@ -17,8 +17,11 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from sagakit import asyncapi, telemetry
+from sagakit import asyncapi, exposure, telemetry
+from sagakit.access import RULES, Rule
 from sagakit.api import RuntimeDep, problem
+from sagakit.auth import TokenVerifier, build_verifier
+from sagakit.authz import AUTH_RESPONSES, authorize, check_routes
 from sagakit.errors import Conflict, NotFound, Overloaded
 from sagakit.guards import RequestLimits, strict_json, validation_failed
 from sagakit.health import health_router
@@ -37,8 +40,9 @@ REFUSED: dict[int | str, dict[str, Any]] = {
     431: problem("The headers are larger than the service accepts (HTTP_MAX_HEADER_BYTES)"),
     503: problem(
         "No room for the request now: the database schema is being migrated, the "
-        "connection was lost, every database connection is busy or too many requests are "
-        "waiting already. Retry after `Retry-After` seconds."
+        "connection was lost, every database connection is busy, too many requests are "
+        "waiting already, or the token issuer's keys could not be fetched. Retry after "
+        "`Retry-After` seconds."
     ),
 }
 
@@ -71,18 +75,9 @@ def _asyncapi_router(title: str, version: str) -> APIRouter:
     return router
 
 
-def create_service_app(
-    *,
-    service_name: str,
-    title: str,
-    description: str,
-    version: str,
-    runtime_factory: Callable[[], ServiceRuntime],
-    routers: Sequence[APIRouter],
-    settings: ServiceSettings,
-) -> FastAPI:
-    """A FastAPI app that starts the service runtime for its lifetime."""
-
+def _lifespan(
+    runtime_factory: Callable[[], ServiceRuntime], verifier: TokenVerifier
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = runtime_factory()
@@ -92,19 +87,55 @@ def create_service_app(
         except NotReachable as exc:
             log.error("%s: giving up", exc)  # one clear line before the traceback
             await runtime.stop()
+            await verifier.aclose()
             raise
         try:
             yield
         finally:
             await runtime.stop()
+            await verifier.aclose()
 
+    return lifespan
+
+
+def create_service_app(
+    *,
+    service_name: str,
+    title: str,
+    description: str,
+    version: str,
+    settings: ServiceSettings,
+    runtime_factory: Callable[[], ServiceRuntime],
+    routers: Sequence[APIRouter],
+    access_rules: Mapping[str, Rule] | None = None,
+) -> FastAPI:
+    """A FastAPI app that starts the service runtime for its lifetime.
+
+    Every route of `routers` needs a bearer token and a rule in `access_rules` (default:
+    the service's entry of sagakit.access.RULES);
+    raises auth.AuthConfigError when the AUTH_* settings cannot work, and RuntimeError
+    when a route has no rule (deny by default). `settings` also decide what it exposes:
+    the docs (DOCS_ENABLED) and the Host names it answers (ALLOWED_HOSTS, sagakit.exposure).
+    """
+    verifier = build_verifier(settings)
     telemetry.configure(service_name)
-    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
-    guards = [Depends(require_schema), Depends(strict_json)]
+    lifespan = _lifespan(runtime_factory, verifier)
+    docs = exposure.docs_urls(settings.docs_enabled)
+    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan, **docs)
+    app.state.verifier = verifier
+    app.state.access_rules = RULES.get(service_name, {}) if access_rules is None else access_rules
     for router in routers:
-        app.include_router(router, dependencies=guards, responses=REFUSED)
-    for router in (health_router, metrics_router, _asyncapi_router(title, version)):
+        # Authorization first: a caller without a token learns nothing, not even the schema's
+        # state; then the schema gate; then the strict reading of a JSON body.
+        guards = [Depends(authorize), Depends(require_schema), Depends(strict_json)]
+        app.include_router(router, dependencies=guards, responses=AUTH_RESPONSES | REFUSED)
+    for router in (health_router, metrics_router):
         app.include_router(router)
+    if settings.docs_enabled:
+        app.include_router(_asyncapi_router(title, version))
+    if "*" not in settings.allowed_hosts:
+        # Inside HttpMetrics, so refused requests still show in the request counts.
+        app.add_middleware(exposure.TrustedHosts, allowed_hosts=settings.allowed_hosts)
     app.add_middleware(
         RequestLimits,
         max_body_bytes=settings.http_max_body_bytes,
@@ -114,6 +145,7 @@ def create_service_app(
     app.add_middleware(HttpMetrics, service=service_name)
     telemetry.instrument_app(app)
     _add_error_handlers(app)
+    check_routes(app, app.state.access_rules)
     return app
 
 

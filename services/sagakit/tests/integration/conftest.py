@@ -21,7 +21,17 @@ from sagakit.runtime import ServiceRuntime
 from sagakit.settings import ServiceSettings, Transport
 from sagakit.spec import ServiceSpec
 from sagakit.tables import messaging_tables
-from sagakit.testing import DATABASE_PREFIX, REDIS_URL, fresh_database, unique_prefix
+from sagakit.testing import (
+    DATABASE_PREFIX,
+    REDIS_URL,
+    fresh_database,
+    run_keyring,
+    unique_prefix,
+)
+
+# The test service plays booking's part of the choreography (it publishes
+# CREATED_BOOKING_EVENT, which only booking may) and hears two event types.
+NAME = "booking"
 
 metadata = MetaData()
 messaging = messaging_tables(metadata)
@@ -83,13 +93,51 @@ def make_handlers(behaviour: Behaviour) -> dict[EventType, Callable[..., Awaitab
     return {EventType.CREATED_BOOKING_EVENT: note, EventType.REJECTED_BOOKING_EVENT: note}
 
 
-@pytest.fixture(scope="session")
-async def database_url() -> str:
-    url = await fresh_database(f"{DATABASE_PREFIX}sagakit")
+async def create_tables(url: str) -> None:
+    """The test service's tables in the database at `url`."""
     engine = create_engine(url)
     async with engine.begin() as conn:
         await conn.run_sync(metadata.create_all)
     await engine.dispose()
+
+
+async def seen_on(engine: AsyncEngine, booking_id: uuid.UUID) -> int:
+    """How many times the test service's handler committed for a booking."""
+    async with engine.connect() as conn:
+        query = select(notes.c.seen).where(notes.c.booking_id == booking_id)
+        return int(await conn.scalar(query) or 0)
+
+
+async def commit_created_on(
+    engine: AsyncEngine, on_commit: Callable[[], None] | None = None
+) -> uuid.UUID:
+    """Commit a state change that raises CREATED_BOOKING_EVENT; returns the booking id."""
+    note = Note()
+    note.created()
+    async with NotesUnitOfWork(engine, messaging, NAME, on_commit) as uow:
+        uow.track(note)
+        await uow.commit()
+    return note.booking_id
+
+
+@dataclass(frozen=True)
+class NotesKit:
+    """The test service's steps, for tests that bring servers of their own."""
+
+    create_tables: Callable[[str], Awaitable[None]] = create_tables
+    commit_created: Callable[[AsyncEngine], Awaitable[uuid.UUID]] = commit_created_on
+    seen: Callable[[AsyncEngine, uuid.UUID], Awaitable[int]] = seen_on
+
+
+@pytest.fixture
+def notes_kit() -> NotesKit:
+    return NotesKit()
+
+
+@pytest.fixture(scope="session")
+async def database_url() -> str:
+    url = await fresh_database(f"{DATABASE_PREFIX}sagakit")
+    await create_tables(url)
     return url
 
 
@@ -109,7 +157,21 @@ RuntimeFactory = Callable[..., Awaitable[ServiceRuntime]]
 
 
 @pytest.fixture
-async def start_runtime(database_url: str, behaviour: Behaviour) -> AsyncIterator[RuntimeFactory]:
+def notes_spec(behaviour: Behaviour) -> ServiceSpec:
+    """The test service: publishes CREATED and notes each CREATED/REJECTED it consumes."""
+    return ServiceSpec(
+        name=NAME,
+        tables=messaging,
+        unit_of_work=NotesUnitOfWork,
+        publishes=(EventType.CREATED_BOOKING_EVENT,),
+        handlers=make_handlers(behaviour),
+    )
+
+
+@pytest.fixture
+async def start_runtime(
+    database_url: str, notes_spec: ServiceSpec
+) -> AsyncIterator[RuntimeFactory]:
     started: list[ServiceRuntime] = []
     prefix = unique_prefix()
 
@@ -121,23 +183,17 @@ async def start_runtime(database_url: str, behaviour: Behaviour) -> AsyncIterato
             "claim_idle_ms": 200,
             "poll_interval_ms": 20,
             "relay_poll_seconds": 0.2,
+            "event_signing_key": run_keyring().keys[NAME].setting(),
+            "event_verify_keys": run_keyring().verify_keys(),
         }
+        servers: dict[str, object] = {"database_url": database_url, "redis_url": REDIS_URL}
         settings = ServiceSettings(
-            service_name="notes",
-            database_url=database_url,
-            redis_url=REDIS_URL,
+            service_name=NAME,
             event_transport=transport,
             event_prefix=prefix,
-            **{**fast, **overrides},
+            **{**servers, **fast, **overrides},
         )
-        spec = ServiceSpec(
-            name="notes",
-            tables=messaging,
-            unit_of_work=NotesUnitOfWork,
-            publishes=(EventType.CREATED_BOOKING_EVENT, EventType.REJECTED_BOOKING_EVENT),
-            handlers=make_handlers(behaviour),
-        )
-        runtime = ServiceRuntime(spec, settings)
+        runtime = ServiceRuntime(notes_spec, settings)
         await runtime.start()
         started.append(runtime)
         return runtime
@@ -150,28 +206,13 @@ async def start_runtime(database_url: str, behaviour: Behaviour) -> AsyncIterato
 @pytest.fixture
 def seen(engine: AsyncEngine) -> Callable[[uuid.UUID], Awaitable[int]]:
     """How many times the test service's handler committed for a booking."""
-
-    async def count(booking_id: uuid.UUID) -> int:
-        async with engine.connect() as conn:
-            query = select(notes.c.seen).where(notes.c.booking_id == booking_id)
-            return int(await conn.scalar(query) or 0)
-
-    return count
+    return lambda booking_id: seen_on(engine, booking_id)
 
 
 @pytest.fixture
 def commit_created(engine: AsyncEngine) -> Callable[..., Awaitable[uuid.UUID]]:
     """Commit a state change that raises CREATED_BOOKING_EVENT; returns the booking id."""
-
-    async def commit(on_commit: Callable[[], None] | None = None) -> uuid.UUID:
-        note = Note()
-        note.created()
-        async with NotesUnitOfWork(engine, messaging, "notes", on_commit) as uow:
-            uow.track(note)
-            await uow.commit()
-        return note.booking_id
-
-    return commit
+    return lambda on_commit=None: commit_created_on(engine, on_commit)
 
 
 @pytest.fixture

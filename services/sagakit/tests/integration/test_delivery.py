@@ -1,24 +1,19 @@
 """Delivery guarantees on real Redis and Postgres: ack after commit, dedupe, claim, dead-letter."""
 
-import json
 import uuid
 
 from redis.asyncio import Redis
 
 from sagakit.events import Envelope, RejectedBooking
 from sagakit.settings import Transport
-from sagakit.testing import eventually
+from sagakit.testing import eventually, wire
 
-GROUP = "notes"
+GROUP = "booking"
 
 
 def rejected(booking_id: uuid.UUID | None = None) -> Envelope:
     event = RejectedBooking(booking_id=booking_id or uuid.uuid4(), customer_id="c", reason="r")
     return Envelope.wrap(event, "manager", causation_id=None)
-
-
-def wire(envelope: Envelope) -> bytes:
-    return json.dumps({"data": envelope.model_dump_json(), "headers": {}}).encode()
 
 
 async def pending(redis: Redis, stream: str) -> int:
@@ -108,7 +103,7 @@ async def test_a_redriven_dead_letter_is_handled_after_the_fix(
     assert await eventually(lambda: _size_at_least(runtime.dead_letters.size(), 1))
     behaviour.poisoned.clear()  # the bug is fixed
     [letter] = await runtime.dead_letters.list()
-    await runtime.dead_letters.redrive(letter.entry_id)
+    await runtime.dead_letters.redrive(letter.entry_id, runtime.authenticity)
     assert await eventually(lambda: _equals(seen(envelope.booking_id), 1))
     assert await runtime.dead_letters.size() == 0
 

@@ -2,22 +2,22 @@
 read but not started goes back to the group, and the outbox is drained one last time."""
 
 import asyncio
-import json
 import uuid
 
 from redis.asyncio import Redis
 
 from sagakit.events import Envelope, RejectedBooking
 from sagakit.testing import eventually, read_envelopes
+from sagakit.testing import wire as signed
 
-GROUP = "notes"
+GROUP = "booking"
 CLAIM_IDLE_MS = 5_000  # long enough that nothing is reclaimed while the test holds a handler
 
 
 def wire(booking_id: uuid.UUID) -> bytes:
     event = RejectedBooking(booking_id=booking_id, customer_id="c", reason="r")
     envelope = Envelope.wrap(event, "manager", causation_id=None)
-    return json.dumps({"data": envelope.model_dump_json(), "headers": {}}).encode()
+    return signed(envelope)
 
 
 async def test_stopping_finishes_the_message_in_hand_and_hands_back_the_rest(

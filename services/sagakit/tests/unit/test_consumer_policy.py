@@ -3,10 +3,14 @@
 import uuid
 from decimal import Decimal
 
+from sagakit.authenticity import Authenticity
 from sagakit.consumer import Delivery, EventConsumer, Outcome
 from sagakit.deadletter import Failure
 from sagakit.events import CreatedBooking, Envelope
-from sagakit.testing import FakeUnitOfWork
+from sagakit.signing import SIGNATURE_HEADER, Verifier
+from sagakit.testing import FakeUnitOfWork, run_keyring
+
+AUTHENTICITY = Authenticity("", Verifier.from_setting(run_keyring().verify_keys()))
 
 
 class FakeDeadLetters:
@@ -31,11 +35,19 @@ class FakeStreamMessage:
 
 
 def consumer(dead: FakeDeadLetters, uow: FakeUnitOfWork, max_deliveries: int = 3) -> EventConsumer:
-    return EventConsumer("svc", lambda: uow, dead, max_deliveries, "streams")  # type: ignore[arg-type]
+    return EventConsumer(
+        "svc",
+        lambda: uow,
+        dead,  # type: ignore[arg-type]
+        max_deliveries,
+        "streams",
+        AUTHENTICITY,
+    )
 
 
-def delivery(body: bytes) -> Delivery:
-    return Delivery("CREATED_BOOKING_EVENT", "1-0", body, {b"__data__": body})
+def delivery(body: bytes, origin: str = "CREATED_BOOKING_EVENT") -> Delivery:
+    headers = {SIGNATURE_HEADER: run_keyring().sign("booking", body)}
+    return Delivery(origin, "1-0", body, {b"__data__": body}, headers)
 
 
 def good_body() -> bytes:
@@ -145,3 +157,29 @@ async def test_pubsub_recovers_when_a_retry_succeeds() -> None:
     )
     assert outcome is Outcome.HANDLED
     assert dead.failures == []
+
+
+async def test_a_message_on_the_wrong_stream_is_dead_lettered_unhandled() -> None:
+    dead, uow, message = FakeDeadLetters(), FakeUnitOfWork("svc"), FakeStreamMessage(1)
+    wrong = delivery(good_body(), origin="PAID_BOOKING_EVENT")
+    outcome = await consumer(dead, uow).on_stream(message, wrong, record, False)
+    assert outcome is Outcome.DEAD_LETTERED
+    assert message.acked
+    assert uow.commits == 0
+    [failure] = dead.failures
+    assert failure.error.startswith("rejected: a CREATED_BOOKING_EVENT arrived on 'PAID_BOOKING")
+    assert failure.raw == wrong.raw
+
+
+async def test_an_altered_message_is_dead_lettered_over_pubsub_without_retries() -> None:
+    dead, uow = FakeDeadLetters(), FakeUnitOfWork("svc")
+    signed = delivery(good_body())
+    altered = signed.body.replace(b'"amount":"1.00"', b'"amount":"0.01"')
+    assert altered != signed.body
+    tampered = Delivery(signed.origin, "", altered, {b"__data__": altered}, signed.headers)
+    outcome = await consumer(dead, uow).on_channel(tampered, record)
+    assert outcome is Outcome.DEAD_LETTERED
+    assert uow.commits == 0
+    [failure] = dead.failures
+    assert failure.deliveries == 1
+    assert "does not match the message" in failure.error

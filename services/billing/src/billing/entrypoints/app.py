@@ -27,7 +27,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Billing service",
         description=DESCRIPTION,
         version=__version__,
+        settings=resolved,
         runtime_factory=lambda: bootstrap(resolved),
         routers=[routes.router],
-        settings=resolved,
     )

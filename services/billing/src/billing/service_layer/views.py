@@ -9,11 +9,12 @@ from billing.service_layer.unit_of_work import BillFilter, BillingUnitOfWork
 from sagakit.errors import NotFound
 
 
-async def bill(booking_id: uuid.UUID, uow: BillingUnitOfWork) -> Bill:
-    """The bill of one booking; raises NotFound."""
+async def bill(booking_id: uuid.UUID, uow: BillingUnitOfWork, owner: str | None = None) -> Bill:
+    """The bill of one booking (only if `owner` is its customer, when given); raises NotFound."""
     async with uow.reading():
         found = await uow.bills.get_by_booking(booking_id)
-    if found is None:
+    # Another customer's bill is answered like a missing one: its existence is not revealed.
+    if found is None or (owner is not None and found.customer_id != owner):
         raise NotFound(f"no bill for booking {booking_id}")
     return found
 

@@ -17,7 +17,11 @@ from sagakit.events import EventType
 class BookingCreate(StrictBody):
     """What a customer sends to book an item."""
 
-    customer_id: CustomerId
+    customer_id: CustomerId | None = Field(
+        default=None,
+        description="Whose booking: a customer may leave it out (the token's subject is "
+        "used) or send its own id; an admin booking on behalf of a customer must send it.",
+    )
     item: FreeText = Field(max_length=200, examples=["Room 101, 2 nights"])
     amount: Amount
 

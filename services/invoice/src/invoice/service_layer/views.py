@@ -9,11 +9,14 @@ from invoice.service_layer.unit_of_work import InvoiceFilter, InvoiceUnitOfWork
 from sagakit.errors import NotFound
 
 
-async def invoice(booking_id: uuid.UUID, uow: InvoiceUnitOfWork) -> Invoice:
-    """The invoice of one booking; raises NotFound."""
+async def invoice(
+    booking_id: uuid.UUID, uow: InvoiceUnitOfWork, owner: str | None = None
+) -> Invoice:
+    """The invoice of one booking (only if `owner` is its customer, when given); NotFound."""
     async with uow.reading():
         found = await uow.invoices.get(booking_id)
-    if found is None:
+    # Another customer's invoice is answered like a missing one: its existence is not revealed.
+    if found is None or (owner is not None and found.customer_id != owner):
         raise NotFound(f"no invoice for booking {booking_id}")
     return found
 

@@ -15,6 +15,11 @@ class SetCredit:
 
 @dataclass(frozen=True)
 class SubmitPayment:
-    """Pay the bill of a booking from its customer's credit."""
+    """Pay the bill of a booking from its customer's credit.
+
+    `payer`, when given, must be the booking's customer: anyone else is told there is
+    no such payment.
+    """
 
     booking_id: uuid.UUID
+    payer: str | None = None

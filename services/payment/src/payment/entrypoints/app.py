@@ -35,7 +35,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Payment service",
         description=DESCRIPTION,
         version=__version__,
+        settings=resolved,
         runtime_factory=lambda: bootstrap(resolved),
         routers=[routes.customer_router, routes.payment_router],
-        settings=resolved,
     )

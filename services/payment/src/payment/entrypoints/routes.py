@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
@@ -28,15 +29,19 @@ from sagakit.api import (
     problem,
     unit_of_work,
 )
+from sagakit.authz import AccessDep
 from sagakit.tracing import bound_to_booking
 
 customer_router = APIRouter(prefix="/customers", tags=["customers"])
 payment_router = APIRouter(prefix="/payments", tags=["payments"])
 UowDep = Annotated[PaymentUnitOfWork, Depends(unit_of_work)]
 NO_CUSTOMER: dict[int | str, dict[str, Any]] = {404: problem("No customer with this id")}
-NO_PAYMENT: dict[int | str, dict[str, Any]] = {404: problem("No payment for this booking")}
+NO_PAYMENT: dict[int | str, dict[str, Any]] = {
+    404: problem("No payment for this booking (for a customer: none of its own)")
+}
 NOT_BILLED: dict[int | str, dict[str, Any]] = {
-    409: problem("The booking's bill has not arrived yet; retry shortly")
+    **NO_PAYMENT,
+    409: problem("The booking's bill has not arrived yet; retry shortly"),
 }
 
 
@@ -50,16 +55,20 @@ async def set_credit(
 
 
 @customer_router.get("/{customer_id}", response_model=CustomerPublic, responses=NO_CUSTOMER)
-async def get_customer(customer_id: CustomerIdPath, uow: UowDep) -> CustomerPublic:
-    """One customer and the credit still available."""
+async def get_customer(
+    customer_id: CustomerIdPath, uow: UowDep, access: AccessDep
+) -> CustomerPublic:
+    """One customer and the credit still available (a customer: only itself)."""
+    access.customer(customer_id)
     return CustomerPublic.of(await views.customer(customer_id, uow))
 
 
 @payment_router.post("", response_model=PaymentPublic, responses={**NOT_BILLED, **BODY_REFUSED})
-async def submit_payment(body: PaymentCreate, uow: UowDep) -> PaymentPublic:
-    """Pay a booking's bill from the customer's credit; resubmitting never charges twice."""
+async def submit_payment(body: PaymentCreate, uow: UowDep, access: AccessDep) -> PaymentPublic:
+    """Pay one's own booking's bill from one's credit; resubmitting never charges twice."""
+    command = SubmitPayment(body.booking_id, payer=access.owner)
     with bound_to_booking(str(body.booking_id)):
-        payment = await handlers.submit_payment(SubmitPayment(body.booking_id), uow)
+        payment = await handlers.submit_payment(command, uow)
     return PaymentPublic.of(payment)
 
 
@@ -67,6 +76,7 @@ async def submit_payment(body: PaymentCreate, uow: UowDep) -> PaymentPublic:
 async def get_payment(
     booking_id: uuid.UUID,
     uow: UowDep,
+    access: AccessDep,
     changes: ChangesDep,
     wait_for: Annotated[
         list[PaymentStatus] | None, Query(description="Statuses worth answering for.")
@@ -79,19 +89,21 @@ async def get_payment(
     (e.g. `awaiting_payment`: the bill arrived), or after `wait` seconds; a 404 then means
     the bill has still not arrived.
     """
-    found = await changes.read(booking_id, lambda: views.payment(booking_id, uow), wait_for, wait)
+    read = partial(views.payment, booking_id, uow, access.owner)
+    found = await changes.read(booking_id, read, wait_for, wait)
     return PaymentPublic.of(found)
 
 
 @payment_router.get("", response_model=Page[PaymentPublic])
 async def list_payments(
     uow: UowDep,
+    access: AccessDep,
     page: PageDep,
     status: Annotated[PaymentStatus | None, Query(description="Only this status.")] = None,
     customer_id: Annotated[CustomerId | None, Query(description="Only this customer.")] = None,
 ) -> Page[PaymentPublic]:
-    """Payments, newest first, filtered by status and customer."""
-    where = PaymentFilter(status=status, customer_id=customer_id)
+    """Payments, newest first, filtered by status and customer (a customer sees its own)."""
+    where = PaymentFilter(status=status, customer_id=access.customers(customer_id))
     found, total = await views.payments(where, page.limit, page.offset, uow)
     items = [PaymentPublic.of(payment) for payment in found]
     return Page(items=items, total=total, limit=page.limit, offset=page.offset)

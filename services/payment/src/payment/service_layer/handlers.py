@@ -7,7 +7,7 @@ import uuid
 from payment.domain.commands import SetCredit, SubmitPayment
 from payment.domain.model import Customer, Payment
 from payment.service_layer.unit_of_work import PaymentUnitOfWork
-from sagakit.errors import Conflict
+from sagakit.errors import Conflict, NotFound
 from sagakit.events import BilledBooking, EventType
 from sagakit.uow import Handler
 
@@ -54,6 +54,8 @@ async def submit_payment(cmd: SubmitPayment, uow: PaymentUnitOfWork) -> Payment:
         payment = await uow.payments.get(cmd.booking_id, for_update=True)
         if payment is None:
             raise PaymentNotOpen(cmd.booking_id)
+        if cmd.payer is not None and cmd.payer != payment.customer_id:
+            raise NotFound(f"no payment for booking {cmd.booking_id}")
         customer = await uow.customers.get(payment.customer_id, for_update=True)
         if payment.settle(customer):
             await uow.payments.save(payment)

@@ -18,11 +18,14 @@ async def customer(customer_id: str, uow: PaymentUnitOfWork) -> Customer:
     return found
 
 
-async def payment(booking_id: uuid.UUID, uow: PaymentUnitOfWork) -> Payment:
-    """The payment of one booking; raises NotFound."""
+async def payment(
+    booking_id: uuid.UUID, uow: PaymentUnitOfWork, owner: str | None = None
+) -> Payment:
+    """The payment of one booking (only if `owner` is its customer, when given); NotFound."""
     async with uow.reading():
         found = await uow.payments.get(booking_id)
-    if found is None:
+    # Another customer's payment is answered like a missing one: its existence is not revealed.
+    if found is None or (owner is not None and found.customer_id != owner):
         raise NotFound(f"no payment for booking {booking_id}")
     return found
 
