@@ -20,6 +20,7 @@ import os
 import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -300,15 +301,30 @@ async def shut(live: LiveStack) -> None:
         await drop_database(live.stack.database_prefix + name)
 
 
+@asynccontextmanager
+async def live_stack(
+    transport: str,
+    tag: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    otlp: OtlpReceiver,
+    dev_key: Path,
+) -> AsyncIterator[LiveStack]:
+    """A stack with databases of its own (parallel runs on one server never collide)."""
+    prefix = f"e2e_{uuid.uuid4().hex[:6]}_" + (f"{tag}_" if tag else "")
+    logs = tmp_path_factory.mktemp(f"{tag or transport}-logs")
+    live = await launch(transport, prefix, logs, otlp, dev_key)
+    try:
+        yield live
+    finally:
+        await shut(live)
+
+
 @pytest.fixture(scope="session")
 async def streams(
     tmp_path_factory: pytest.TempPathFactory, otlp: OtlpReceiver, dev_key: Path
 ) -> AsyncIterator[LiveStack]:
-    prefix = f"e2e_{uuid.uuid4().hex[:6]}_"  # parallel runs on one server never collide
-    logs = tmp_path_factory.mktemp("streams-logs")
-    live = await launch("streams", prefix, logs, otlp, dev_key)
-    yield live
-    await shut(live)
+    async with live_stack("streams", "", tmp_path_factory, otlp, dev_key) as live:
+        yield live
 
 
 @pytest.fixture(scope="module")
@@ -316,22 +332,16 @@ async def fuzzed(
     tmp_path_factory: pytest.TempPathFactory, otlp: OtlpReceiver, dev_key: Path
 ) -> AsyncIterator[LiveStack]:
     """A stack of its own for the fuzz test: what it creates touches no other test's data."""
-    prefix = f"e2e_{uuid.uuid4().hex[:6]}_fuzz_"
-    logs = tmp_path_factory.mktemp("fuzz-logs")
-    live = await launch("streams", prefix, logs, otlp, dev_key)
-    yield live
-    await shut(live)
+    async with live_stack("streams", "fuzz", tmp_path_factory, otlp, dev_key) as live:
+        yield live
 
 
 @pytest.fixture(scope="session")
 async def pubsub(
     tmp_path_factory: pytest.TempPathFactory, otlp: OtlpReceiver, dev_key: Path
 ) -> AsyncIterator[LiveStack]:
-    prefix = f"e2e_{uuid.uuid4().hex[:6]}_pubsub_"
-    logs = tmp_path_factory.mktemp("pubsub-logs")
-    live = await launch("pubsub", prefix, logs, otlp, dev_key)
-    yield live
-    await shut(live)
+    async with live_stack("pubsub", "pubsub", tmp_path_factory, otlp, dev_key) as live:
+        yield live
 
 
 # `make e2e-kind` sets SAGA_E2E_TARGET=urls: the tests marked `cluster` then drive the
