@@ -33,7 +33,7 @@ class Expiry:
 
     table: Table
     column: str
-    days: int
+    days: float  # fractions for retentions set in hours
 
 
 async def purge(engine: AsyncEngine, expiry: Expiry, batch_size: int) -> int:
