@@ -48,8 +48,10 @@ async def reap_consumers(
     for stream, group in groups:
         try:
             consumers = await redis.xinfo_consumers(stream, group)
-        except ResponseError:  # no such stream or group (yet): nobody to reap
-            continue
+        except ResponseError as exc:  # no such stream or group (yet): nobody to reap
+            if "no such key" in str(exc) or str(exc).startswith("NOGROUP"):
+                continue
+            raise
         for consumer in consumers:
             name = _text(consumer["name"])
             if name == own or consumer["pending"] or consumer["idle"] < idle_seconds * 1000:
