@@ -20,6 +20,7 @@ import logging
 import random
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
@@ -64,6 +65,31 @@ async def reap_consumers(
                 log.error("housekeeping: %s in %s/%s had %d pending", name, stream, group, lost)
             reaped.append(f"{stream}/{group}/{name}")
     return reaped
+
+
+async def oldest_undone(redis: Redis, groups: Sequence[tuple[str, str]]) -> datetime | None:
+    """When the oldest entry the groups may still deliver was added (None: there is none).
+
+    That is the oldest pending entry (delivered, not acknowledged: it is claimed again)
+    and, for a group behind its stream, its last delivered entry (what follows is still
+    to come, a republished duplicate included). The inbox keeps every row since then, so
+    a redelivery always finds the row that makes it a no-op, however long an outage was.
+    """
+    ids: list[str] = []
+    for stream, group in groups:
+        try:
+            pending = await redis.xpending(stream, group)
+            behind = [g for g in await redis.xinfo_groups(stream) if _text(g["name"]) == group]
+        except ResponseError as exc:
+            if "no such key" in str(exc) or str(exc).startswith("NOGROUP"):
+                continue
+            raise
+        if pending["pending"]:
+            ids.append(_text(pending["min"]))
+        if behind and behind[0].get("lag") != 0:  # None: Redis cannot tell, assume behind
+            ids.append(_text(behind[0]["last-delivered-id"]))
+    millis = [int(entry.split("-")[0]) for entry in ids]
+    return datetime.fromtimestamp(min(millis) / 1000, UTC) if millis else None
 
 
 def _text(value: bytes | str) -> str:

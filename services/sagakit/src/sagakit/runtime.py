@@ -168,7 +168,10 @@ class ServiceRuntime:
     def _purge(self) -> Coroutine[Any, Any, None]:
         settings = self.settings
         inbox = retention.Expiry(
-            self.spec.tables.inbox, "processed_at", settings.inbox_retention_days
+            self.spec.tables.inbox,
+            "processed_at",
+            settings.inbox_retention_days,
+            floor=lambda: housekeeping.oldest_undone(self.redis, self.bus.groups),
         )
         expiring = (inbox, *self.spec.expiring)
         if self.spec.idempotency_keys is not None:

@@ -5,13 +5,19 @@ Real Redis streams under a unique prefix, deleted at the end.
 
 import asyncio
 import time
+import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from sagakit.housekeeping import reap_consumers, trim_dead_letters
+from sagakit.housekeeping import oldest_undone, reap_consumers, trim_dead_letters
+from sagakit.retention import Expiry, purge
 from sagakit.testing import REDIS_URL, eventually, require_redis, unique_prefix
+
+from .test_retention import INBOX, add_inbox_rows, rows_of
 
 DAY_MS = 86_400_000
 
@@ -83,3 +89,37 @@ async def test_a_running_service_trims_its_dead_letters_periodically(start_runti
 
     assert await eventually(trimmed)
     await runtime.redis.delete(stream)
+
+
+async def test_the_inbox_keeps_what_a_group_may_still_deliver(
+    redis: Redis, prefix: str, engine: AsyncEngine
+) -> None:
+    stream, group = f"{prefix}CREATED_BOOKING_EVENT", "booking"
+    await redis.xgroup_create(stream, group, id="0", mkstream=True)
+    now = int(time.time() * 1000)
+    ids = [f"{now - days * DAY_MS}-0" for days in (10, 5, 1)]
+    for entry in ids:
+        await redis.xadd(stream, {"n": entry}, id=entry)
+    groups = [(stream, group)]
+    await redis.xreadgroup(group, "c", {stream: ">"}, count=2)  # 10 and 5 days old
+    await redis.xack(stream, group, ids[0])
+
+    def days_ago(days: float) -> datetime:
+        return datetime.fromtimestamp((now - days * DAY_MS) / 1000, UTC)
+
+    assert await oldest_undone(redis, groups) == days_ago(5)  # pending, and behind
+    await redis.xack(stream, group, ids[1])
+    assert await oldest_undone(redis, groups) == days_ago(5)  # the day-1 entry is to come
+
+    consumer = f"floor-{uuid.uuid4().hex[:8]}"
+    await add_inbox_rows(engine, consumer, 3, age=timedelta(days=8))
+    await add_inbox_rows(engine, consumer, 2, age=timedelta(days=3))
+    expiry = Expiry(INBOX, "processed_at", days=1, floor=lambda: oldest_undone(redis, groups))
+    await purge(engine, expiry, batch_size=100)
+    assert await rows_of(engine, consumer, timedelta(0)) == 2  # 3 days old, yet kept
+
+    await redis.xreadgroup(group, "c", {stream: ">"}, count=1)
+    await redis.xack(stream, group, ids[2])
+    assert await oldest_undone(redis, groups) is None  # all done: the retention alone
+    await purge(engine, expiry, batch_size=100)
+    assert await rows_of(engine, consumer, timedelta(0)) == 0
