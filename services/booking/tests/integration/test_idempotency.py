@@ -153,3 +153,12 @@ async def test_expired_keys_are_purged_and_recent_ones_kept(engine: AsyncEngine)
     query = select(idempotency_keys.c.key).where(idempotency_keys.c.scope == scope)
     async with engine.connect() as conn:
         assert list(await conn.scalars(query)) == ["recent"]
+
+
+async def test_the_openapi_document_shows_the_header_and_the_replay(client) -> None:
+    operation = (await client.get("/openapi.json")).json()["paths"]["/bookings"]["post"]
+    [header] = [p for p in operation["parameters"] if p["name"] == "Idempotency-Key"]
+    assert header["in"] == "header" and not header.get("required", False)
+    assert header["schema"]["anyOf"][0]["maxLength"] == 257  # 255, or quoted
+    assert "IDEMPOTENCY_RETENTION_HOURS" in header["description"]
+    assert "Idempotent-Replayed" in operation["responses"]["201"]["headers"]

@@ -30,3 +30,11 @@ async def test_a_rejection_replays_and_a_conflict_is_not_stored(client, pending)
     again = await client.post(f"/approvals/{other}/reject", json={"reason": "x"}, headers=key)
     assert again.headers["idempotent-replayed"] == "true"
     assert again.json() == rejected.json() and again.json()["reason"] == "x"
+
+
+async def test_the_openapi_document_shows_the_header_on_both_decisions(client) -> None:
+    paths = (await client.get("/openapi.json")).json()["paths"]
+    for action in ("approve", "reject"):
+        operation = paths[f"/approvals/{{booking_id}}/{action}"]["post"]
+        assert "Idempotency-Key" in [p["name"] for p in operation["parameters"]]
+        assert "Idempotent-Replayed" in operation["responses"]["200"]["headers"]

@@ -28,3 +28,9 @@ async def test_a_key_refused_before_the_bill_works_once_it_arrived(
     assert "idempotent-replayed" not in paid.headers
     assert again.headers["idempotent-replayed"] == "true" and again.json() == paid.json()
     assert (await as_alice.get(f"/customers/{alice}")).json()["credit"] == "70.00"
+
+
+async def test_the_openapi_document_shows_the_header(client) -> None:
+    operation = (await client.get("/openapi.json")).json()["paths"]["/payments"]["post"]
+    assert "Idempotency-Key" in [p["name"] for p in operation["parameters"]]
+    assert "Idempotent-Replayed" in operation["responses"]["200"]["headers"]
