@@ -30,8 +30,9 @@ from sagakit.idempotency import HEADER, REPLAYED_HEADER, Claim, KeyReused, Repla
 A = TypeVar("A")
 
 MAX_KEY_LENGTH = 255
-# Printable ASCII, 1 to 255 characters; also as a quoted Structured Field string ("...").
-KEY_PATTERN = r'^(?:[ -~]{1,255}|"[ -~]{1,255}")$'
+# Printable ASCII, 1 to 255 characters, not starting or ending with a space (HTTP strips
+# those); also as a quoted Structured Field string ("...").
+KEY_PATTERN = r'^(?:[!-~](?:[ -~]{0,253}[!-~])?|"[ -~]{1,255}")$'
 
 KeyHeader = Annotated[
     str | None,
