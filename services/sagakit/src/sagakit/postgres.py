@@ -158,7 +158,7 @@ _KEY_INSERT = text(
 _KEY_SELECT = text(
     "SELECT request_hash, status_code, response, headers FROM idempotency_keys"
     " WHERE scope = :scope AND key = :key"
-)  # psycopg reads JSONB as Python values
+)  # psycopg reads json and jsonb as Python values
 _KEY_ANSWER = text(
     "UPDATE idempotency_keys SET status_code = :status_code, response = :response,"
     " headers = :headers WHERE scope = :scope AND key = :key"

@@ -10,7 +10,9 @@ Handlers use it the same way in every service:
 Entering the unit of work for an incoming event records the event in the
 inbox first; if it was already handled, entering raises `AlreadyProcessed`
 and the handler never runs. Committing turns every event the touched
-aggregates raised into an outbox row in the same transaction.
+aggregates raised into an outbox row in the same transaction. A command sent with an
+`Idempotency-Key` (`claiming`) stores the key on entering and its answer on committing,
+in that same transaction (sagakit.idempotency).
 
 This module holds only the abstract part (handlers depend on it); the
 Postgres implementation is `sagakit.postgres.SqlUnitOfWork`.
