@@ -8,7 +8,10 @@ import signal
 import stat
 import sys
 import uuid
+from contextlib import suppress
+from decimal import Decimal
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from sagactl.backends import port_open
 from sagactl.client import SERVICES
@@ -66,6 +69,48 @@ async def test_status_prints_what_each_service_knows(streams) -> None:
     assert code == 0, output
     for expected in ("booking", "approval approved", "bill pending 99.00", "awaiting_payment"):
         assert expected in output
+
+
+async def answer_lost_once(upstream: str) -> asyncio.Server:
+    """A TCP proxy to `upstream`: the first connection's request arrives, its answer never."""
+    where = urlsplit(upstream)
+    first = True
+
+    async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+        while data := await source.read(65536):
+            sink.write(data)
+            await sink.drain()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal first
+        lose, first = first, False
+        up_reader, up_writer = await asyncio.open_connection(where.hostname, where.port)
+        forward = asyncio.create_task(pipe(reader, up_writer))
+        with suppress(OSError):
+            if lose:
+                await up_reader.read(1)  # the service answered: the booking exists
+            else:
+                await pipe(up_reader, writer)
+        forward.cancel()
+        for stream in (writer, up_writer):
+            stream.close()
+
+    return await asyncio.start_server(handle, "127.0.0.1", 0)
+
+
+async def test_book_retried_after_a_lost_answer_creates_one_booking(streams) -> None:
+    customer = await streams.customer(Decimal("10.00"))
+    proxy = await answer_lost_once(streams.url("booking"))
+    port = proxy.sockets[0].getsockname()[1]
+    env = {**cli_env(streams), "SAGA_BOOKING_URL": f"http://127.0.0.1:{port}"}
+    try:
+        code, output = await sagactl("book", customer, "12.00", env=env)
+    finally:
+        proxy.close()
+    assert code == 0, output
+    page = await streams.client.find("booking", f"/bookings?customer_id={customer}")
+    assert page is not None and page["total"] == 1
+    assert page["items"][0]["id"] in output
 
 
 async def test_dead_letters_can_be_listed_shown_and_redriven(streams) -> None:

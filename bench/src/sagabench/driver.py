@@ -107,7 +107,11 @@ class Customers:
         topping_up = urls.url("payment") + f"/customers/{customer}/credit"
         await self._call("PUT", topping_up, self._bearer(ADMIN), credit)
         body = {"customer_id": customer, "item": "Room", "amount": PRICE}
-        _, created = await self._call("POST", urls.url("booking") + "/bookings", me, body)
+        # With a key of its own the booking is an idempotent request: a retry after a
+        # failed connection answers the booking made, never a second one.
+        keyed = {**me, "Idempotency-Key": str(uuid.uuid4())}
+        booking = functools.partial(self._call, "POST", urls.url("booking") + "/bookings")
+        _, created = await _retrying(functools.partial(booking, keyed, body))
         return str(created["id"])
 
     async def _until(

@@ -88,13 +88,14 @@ dict "root" $ "name" <service or operator> "hash" <#sha256>
 {{- end }}
 {{- range (append $own $dead) }}{{ $rules = append $rules (printf "%%W~%s" .) }}{{ end }}
 {{- range $own }}{{ $rules = append $rules (printf "&%s" .) }}{{ end }}
-{{- $streams := list "+xreadgroup" "+xack" "+xautoclaim" "+xclaim" "+xpending" "+xgroup|create" "+xinfo|groups" }}
+{{- $streams := list "+xreadgroup" "+xack" "+xautoclaim" "+xclaim" "+xpending" "+xgroup|create" "+xinfo|groups" "+xinfo|consumers" "+xgroup|delconsumer" }}
 {{- range $heard }}{{ $streams = append $streams (printf "~%s" .) }}{{ end }}
 {{- $channels := list "+subscribe" "+unsubscribe" }}
 {{- range $heard }}{{ $channels = append $channels (printf "&%s" .) }}{{ end }}
 {{- $rules = append $rules (printf "(%s)" (join " " $streams)) }}
 {{- $rules = append $rules (printf "(%s)" (join " " $channels)) }}
 {{- $rules = append $rules (printf "(+xlen %%R~%s)" $dead) }}
+{{- $rules = append $rules (printf "(+xtrim ~%s)" $dead) }}
 {{- end }}
 {{- join " " $rules }}
 {{- end }}

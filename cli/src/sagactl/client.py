@@ -7,6 +7,8 @@ decisions as manager, reads as admin. `acting_as` (`sagactl --as NAME`) replaces
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from decimal import Decimal
 from typing import Any
 
@@ -37,6 +39,17 @@ class Endpoints(BaseSettings):
         return str(getattr(self, f"{service}_url")).rstrip("/")
 
 
+RETRY_BACKOFF_SECONDS = 0.5  # doubled at each retry
+MAX_RETRY_AFTER_SECONDS = 10.0
+
+
+def _retry_after(response: httpx.Response, default: float) -> float:
+    try:
+        return min(float(response.headers.get("Retry-After", default)), MAX_RETRY_AFTER_SECONDS)
+    except ValueError:  # an HTTP date: not sent by the services
+        return default
+
+
 class ApiError(RuntimeError):
     """A service answered with an unexpected status."""
 
@@ -56,8 +69,10 @@ class SagaClient:
         *,
         tokens: Tokens | None = None,
         acting_as: str | None = None,
+        retries: int = 3,
     ) -> None:
         self.endpoints = endpoints
+        self.retries = retries  # of a request sent with an Idempotency-Key
         self.tokens = tokens
         self.acting_as = acting_as
         self._http = httpx.AsyncClient(timeout=timeout, transport=transport)
@@ -80,9 +95,15 @@ class SagaClient:
         identity: str,
         json: Any = None,
         ok: tuple[int, ...] = (200,),
+        idempotency_key: str | None = None,
     ) -> httpx.Response:
         url = self.endpoints.url(service) + path
-        response = await self._http.request(method, url, json=json, headers=self.headers(identity))
+        headers = self.headers(identity)
+        if idempotency_key is None:
+            response = await self._http.request(method, url, json=json, headers=headers)
+        else:
+            headers["Idempotency-Key"] = idempotency_key
+            response = await self._retried(method, url, json, headers)
         if response.status_code not in ok:
             answer = plain(response.text[:2000])  # printed as the command's error
             raise ApiError(
@@ -91,6 +112,25 @@ class SagaClient:
             )
         return response
 
+    async def _retried(
+        self, method: str, url: str, json: Any, headers: dict[str, str]
+    ) -> httpx.Response:
+        # Safe to repeat: the request carries an Idempotency-Key, so a request that did
+        # reach the service before the answer was lost is answered, not done again.
+        for attempt in range(self.retries + 1):
+            last = attempt == self.retries
+            try:
+                response = await self._http.request(method, url, json=json, headers=headers)
+            except httpx.TransportError:  # timed out, refused, cut: the answer is unknown
+                if last:
+                    raise
+                await asyncio.sleep(RETRY_BACKOFF_SECONDS * 2**attempt)
+                continue
+            if response.status_code != 503 or last:
+                return response
+            await asyncio.sleep(_retry_after(response, RETRY_BACKOFF_SECONDS * 2**attempt))
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
     async def set_credit(self, customer_id: str, amount: Decimal) -> dict[str, Any]:
         """Set a customer's available credit (as admin)."""
         body = {"amount": str(amount)}
@@ -98,9 +138,16 @@ class SagaClient:
         return dict((await self._call("PUT", "payment", path, ADMIN, body)).json())
 
     async def book(self, customer_id: str, item: str, amount: Decimal) -> dict[str, Any]:
-        """Create a booking as its customer; returns it (pending)."""
+        """Create a booking as its customer; returns it (pending).
+
+        Sent with a new Idempotency-Key and retried with it after a timeout, a broken
+        connection or a 503: one booking however many attempts it takes.
+        """
         body = {"customer_id": customer_id, "item": item, "amount": str(amount)}
-        response = await self._call("POST", "booking", "/bookings", customer_id, body, ok=(201,))
+        key = str(uuid.uuid4())
+        response = await self._call(
+            "POST", "booking", "/bookings", customer_id, body, (201,), idempotency_key=key
+        )
         return dict(response.json())
 
     async def pay(self, booking_id: str, customer_id: str) -> httpx.Response:

@@ -143,7 +143,7 @@ def book(
     amount: Decimal,
     item: Annotated[str, typer.Option(help="What is booked.")] = "Room",
 ) -> None:
-    """Create a booking (as that customer)."""
+    """Create a booking (as that customer); retried safely with one Idempotency-Key."""
     console.print(session.with_client(ctx, lambda client: client.book(customer_id, item, amount)))
 
 

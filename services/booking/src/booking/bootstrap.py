@@ -1,6 +1,6 @@
 """The one place that wires the booking service's settings, adapters and handlers."""
 
-from booking.adapters.orm import messaging, saga_journal
+from booking.adapters.orm import idempotency_keys, messaging, saga_journal
 from booking.adapters.saga_metrics import sample_running_sagas
 from booking.adapters.unit_of_work import SqlBookingUnitOfWork
 from booking.config import Settings
@@ -19,6 +19,7 @@ def bootstrap(settings: Settings | None = None) -> ServiceRuntime:
         name="booking",
         migrations="booking:migrations",
         tables=messaging,
+        idempotency_keys=idempotency_keys,
         unit_of_work=SqlBookingUnitOfWork,
         publishes=(EventType.CREATED_BOOKING_EVENT,),
         handlers=EVENT_HANDLERS,

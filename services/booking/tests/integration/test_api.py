@@ -100,7 +100,7 @@ async def test_health_and_readiness(client) -> None:
         "checks": {
             "database": "ok",
             "redis": "ok",
-            "schema": "current: database at 0003, code at 0003",
+            "schema": "current: database at 0004, code at 0004",
         },
     }
     assert "CREATED_BOOKING_EVENT" in (await client.get("/asyncapi.json")).text

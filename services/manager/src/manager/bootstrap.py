@@ -1,6 +1,6 @@
 """The one place that wires the manager service's settings, adapters and handlers."""
 
-from manager.adapters.orm import messaging
+from manager.adapters.orm import idempotency_keys, messaging
 from manager.adapters.unit_of_work import SqlManagerUnitOfWork
 from manager.config import Settings
 from manager.service_layer.handlers import event_handlers
@@ -17,6 +17,7 @@ def bootstrap(settings: Settings | None = None) -> ServiceRuntime:
         name="manager",
         migrations="manager:migrations",
         tables=messaging,
+        idempotency_keys=idempotency_keys,
         unit_of_work=SqlManagerUnitOfWork,
         publishes=(EventType.APPROVED_BOOKING_EVENT, EventType.REJECTED_BOOKING_EVENT),
         handlers=event_handlers(resolved.auto_approve),

@@ -1,6 +1,6 @@
 """The one place that wires the payment service's settings, adapters and handlers."""
 
-from payment.adapters.orm import messaging
+from payment.adapters.orm import idempotency_keys, messaging
 from payment.adapters.unit_of_work import SqlPaymentUnitOfWork
 from payment.config import Settings
 from payment.service_layer.handlers import EVENT_HANDLERS
@@ -12,6 +12,7 @@ SPEC = ServiceSpec(
     name="payment",
     migrations="payment:migrations",
     tables=messaging,
+    idempotency_keys=idempotency_keys,
     unit_of_work=SqlPaymentUnitOfWork,
     publishes=(EventType.PAID_BOOKING_EVENT, EventType.INSUFFICIENT_FUND_EVENT),
     handlers=EVENT_HANDLERS,

@@ -4,7 +4,8 @@ Generated from the choreography (sagakit.choreography) for a stream prefix. Redi
 selectors keep writing and reading apart: a service's root permissions allow XADD and
 PUBLISH on its own event types (and XADD on the dead-letter stream) only; one selector
 allows the consumer-group commands on the streams it hears, another SUBSCRIBE on their
-channels, a third XLEN on the dead-letter stream (a gauge). A command is allowed when
+channels, a third XLEN on the dead-letter stream (a gauge), a fourth XTRIM on it (the
+retention of dead letters). A command is allowed when
 one set allows both the command and every key or channel it touches, so the consumer
 commands cannot write a stream it only hears, and XADD cannot reach it either.
 
@@ -34,7 +35,8 @@ CONNECTION = ("+ping",)
 SETINFO = "+client|setinfo"
 # FastStream's consumer groups: read new entries, ack, reclaim abandoned ones (XAUTOCLAIM),
 # count deliveries (XPENDING), create the group; at shutdown hand entries back (XPENDING,
-# XCLAIM); the metrics sampler reads each group's lag (XINFO GROUPS).
+# XCLAIM); the metrics sampler reads each group's lag (XINFO GROUPS); housekeeping removes
+# the names of dead processes (XINFO CONSUMERS, XGROUP DELCONSUMER: sagakit.housekeeping).
 CONSUME_STREAMS = (
     "+xreadgroup",
     "+xack",
@@ -43,6 +45,8 @@ CONSUME_STREAMS = (
     "+xpending",
     "+xgroup|create",
     "+xinfo|groups",
+    "+xinfo|consumers",
+    "+xgroup|delconsumer",
 )
 CONSUME_CHANNELS = ("+subscribe", "+unsubscribe")
 READ_DEAD_LETTERS = ("+xrange", "+xlen", "+xdel")
@@ -73,6 +77,7 @@ def service_rules(service: str, prefix: str, dead_letters: str, setinfo: bool) -
         _selector([*CONSUME_STREAMS, *(f"~{name}" for name in heard)]),
         _selector([*CONSUME_CHANNELS, *(f"&{name}" for name in heard)]),
         _selector(["+xlen", f"%R~{dead}"]),
+        _selector(["+xtrim", f"~{dead}"]),  # housekeeping trims old dead letters
     ]
 
 

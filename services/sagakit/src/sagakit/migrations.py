@@ -18,7 +18,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
 from sagakit.db import ensure_database, normalize_url
-from sagakit.tables import INBOX_AGE_INDEX, messaging_tables
+from sagakit.tables import INBOX_AGE_INDEX, idempotency_table, messaging_tables
 from sagakit.waiting import retry
 
 log = logging.getLogger(__name__)
@@ -155,3 +155,13 @@ def drop_messaging_tables() -> None:
     """Drop the outbox and inbox inside a service migration's downgrade."""
     for table in messaging_tables(MetaData()):
         op.drop_table(table.name)
+
+
+def create_idempotency_table() -> None:
+    """Version 1 of the idempotency keys (sagakit.tables.idempotency_table)."""
+    idempotency_table(MetaData()).create(op.get_bind())
+
+
+def drop_idempotency_table() -> None:
+    """Drop the idempotency keys inside a service migration's downgrade."""
+    op.drop_table("idempotency_keys")

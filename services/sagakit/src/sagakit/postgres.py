@@ -5,12 +5,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 
-from sqlalchemy import Uuid, bindparam, column, insert, text
+from sqlalchemy import JSON, Uuid, bindparam, column, insert, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.selectable import TextualSelect
 
 from sagakit.domain import Aggregate
 from sagakit.events import Envelope
+from sagakit.idempotency import Answer, Claim, KeyReused, Replayed
 from sagakit.tables import MessagingTables
 from sagakit.tracing import continue_saga, outgoing_headers
 from sagakit.uow import AbstractUnitOfWork
@@ -79,6 +81,29 @@ class SqlUnitOfWork(AbstractUnitOfWork):
         }
         return _INBOX_INSERT.bindparams(**values)
 
+    async def _claim_key(self, claim: Claim) -> None:
+        # The INSERT waits while a transaction holding the same key is open, then either
+        # inserts (that one rolled back) or finds its committed row: a key is used once.
+        where = {"scope": claim.scope, "key": claim.key}
+        while True:
+            values = {**where, "request_hash": claim.fingerprint}
+            if (await self.connection.execute(_KEY_INSERT, values)).first() is not None:
+                return
+            row = (await self.connection.execute(_KEY_SELECT, where)).first()
+            if row is None:
+                continue  # purged in between: the key is free again
+            if row.request_hash != claim.fingerprint:
+                raise KeyReused(claim.key)
+            raise Replayed(Answer(row.status_code, row.response, row.headers))
+
+    async def _store_answer(self, claim: Claim, answer: Answer | None) -> None:
+        where = {"scope": claim.scope, "key": claim.key}
+        if answer is None:
+            await self.connection.execute(_KEY_DELETE, where)
+            return
+        values = {"status_code": answer.status, "response": answer.body}
+        await self.connection.execute(_KEY_ANSWER, {**where, **values, "headers": answer.headers})
+
     async def _commit(self, outgoing: list[tuple[Envelope, Aggregate]]) -> None:
         if outgoing:
             contexts: dict[int, dict[str, str]] = {}
@@ -124,6 +149,21 @@ _INBOX_INSERT = (
     .bindparams(bindparam("event_id", type_=Uuid))
     .columns(column("event_id", Uuid))
 )
+
+# The table is the `idempotency_keys` of `sagakit.tables.idempotency_table`.
+_KEY_INSERT = text(
+    "INSERT INTO idempotency_keys (scope, key, request_hash) VALUES (:scope, :key, :request_hash)"
+    " ON CONFLICT DO NOTHING RETURNING key"
+)
+_KEY_SELECT = text(
+    "SELECT request_hash, status_code, response, headers FROM idempotency_keys"
+    " WHERE scope = :scope AND key = :key"
+)  # psycopg reads json and jsonb as Python values
+_KEY_ANSWER = text(
+    "UPDATE idempotency_keys SET status_code = :status_code, response = :response,"
+    " headers = :headers WHERE scope = :scope AND key = :key"
+).bindparams(bindparam("response", type_=JSON), bindparam("headers", type_=JSONB))
+_KEY_DELETE = text("DELETE FROM idempotency_keys WHERE scope = :scope AND key = :key")
 
 
 def _outbox_row(envelope: Envelope, headers: dict[str, str]) -> dict[str, object]:

@@ -15,11 +15,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import Table, delete, func, select, tuple_
+from sqlalchemy import ColumnElement, Table, delete, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sagakit import metrics
@@ -33,7 +33,10 @@ class Expiry:
 
     table: Table
     column: str
-    days: int
+    days: float  # fractions for retentions set in hours
+    # Rows from this time on are kept whatever their age (None: no such time now). The
+    # inbox's: the oldest event its consumer groups may still deliver (housekeeping).
+    floor: Callable[[], Awaitable[datetime | None]] | None = None
 
 
 async def purge(engine: AsyncEngine, expiry: Expiry, batch_size: int) -> int:
@@ -42,7 +45,9 @@ async def purge(engine: AsyncEngine, expiry: Expiry, batch_size: int) -> int:
         return 0
     table = expiry.table
     key = tuple(table.primary_key.columns)
-    cutoff = func.now() - timedelta(days=expiry.days)
+    cutoff: ColumnElement[datetime] = func.now() - timedelta(days=expiry.days)
+    if expiry.floor is not None and (floor := await expiry.floor()) is not None:
+        cutoff = func.least(cutoff, floor)
     batch = (
         select(*key)
         .where(table.c[expiry.column] < cutoff)

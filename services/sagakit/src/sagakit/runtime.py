@@ -25,7 +25,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from sagakit import db, metrics, monitoring, retention, telemetry
+from sagakit import db, housekeeping, metrics, monitoring, retention, telemetry
 from sagakit.authenticity import Authenticity
 from sagakit.changes import ChangeFeed
 from sagakit.choreography import OWNERS
@@ -95,6 +95,7 @@ class ServiceRuntime:
         self.schema = SchemaGate(self.engine, spec.migrations, settings.schema_check_seconds)
         self._sampler_task: asyncio.Task[None] | None = None
         self._retention_task: asyncio.Task[None] | None = None
+        self._housekeeping_task: asyncio.Task[None] | None = None
         self._gate_task: asyncio.Task[None] | None = None
         self._shutdown_began: float | None = None
         self._consuming = False
@@ -149,15 +150,37 @@ class ServiceRuntime:
         self._consuming = True
         self.relay.start()
         self._retention_task = asyncio.create_task(self._purge(), name="retention")
+        self._housekeeping_task = asyncio.create_task(self._housekeep(), name="housekeeping")
+
+    def _housekeep(self) -> Coroutine[Any, Any, None]:
+        settings = self.settings
+        return housekeeping.housekeep_forever(
+            self.redis,
+            self.dead_letters.stream,
+            self.bus.groups,
+            settings.consumer_name,
+            service=self.spec.name,
+            interval=settings.retention_interval_seconds,
+            dead_letter_days=settings.dead_letter_retention_days,
+            reap_idle_seconds=settings.consumer_reap_idle_seconds,
+        )
 
     def _purge(self) -> Coroutine[Any, Any, None]:
         settings = self.settings
         inbox = retention.Expiry(
-            self.spec.tables.inbox, "processed_at", settings.inbox_retention_days
+            self.spec.tables.inbox,
+            "processed_at",
+            settings.inbox_retention_days,
+            floor=lambda: housekeeping.oldest_undone(self.redis, self.bus.groups),
         )
+        expiring = (inbox, *self.spec.expiring)
+        if self.spec.idempotency_keys is not None:
+            hours = settings.idempotency_retention_hours
+            keys = retention.Expiry(self.spec.idempotency_keys, "created_at", hours / 24)
+            expiring = (*expiring, keys)
         return retention.purge_forever(
             self.engine,
-            (inbox, *self.spec.expiring),
+            expiring,
             self.spec.name,
             settings.retention_interval_seconds,
             settings.retention_batch_size,
@@ -193,6 +216,7 @@ class ServiceRuntime:
         await cancel(self._gate_task)
         await cancel(self._sampler_task)
         await cancel(self._retention_task)
+        await cancel(self._housekeeping_task)
         if self._consuming:
             with _phase("event consumers stopped"):
                 handed = await self.bus.stop_consuming()

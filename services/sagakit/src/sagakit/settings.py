@@ -7,7 +7,7 @@ import socket
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from sagakit import exposure
@@ -143,6 +143,43 @@ class ServiceSettings(BaseSettings):
         default=3600.0, gt=0, description="How often old rows are looked for."
     )
     retention_batch_size: int = Field(default=1000, ge=1, description="Rows deleted per statement.")
+    idempotency_retention_hours: int = Field(
+        default=24, ge=0, description="Idempotency keys older than this are deleted; 0 keeps them."
+    )
+    # Redis housekeeping, every retention_interval_seconds (docs/operations.md).
+    dead_letter_retention_days: int = Field(
+        default=30, ge=0, description="Dead letters older than this are trimmed; 0 keeps them."
+    )
+    consumer_reap_idle_seconds: float = Field(
+        default=3600.0,
+        ge=0,
+        description="Consumers idle this long with nothing pending leave their groups; 0: never.",
+    )
+
+    @model_validator(mode="after")
+    def _check_housekeeping(self) -> ServiceSettings:
+        # An inbox row is what makes a redelivered event a no-op: it must outlive every
+        # redelivery of the event (docs/operations.md, "Housekeeping").
+        window = self.redelivery_window_seconds()
+        if self.inbox_retention_days and self.inbox_retention_days * 86_400 <= window:
+            raise ValueError(
+                f"INBOX_RETENTION_DAYS={self.inbox_retention_days} would delete inbox rows "
+                f"while their events can still be redelivered (for {window:.0f}s: "
+                "CLAIM_IDLE_MS x MAX_DELIVERIES plus one retention interval); raise it, "
+                "or lower CLAIM_IDLE_MS or MAX_DELIVERIES"
+            )
+        reap = self.consumer_reap_idle_seconds
+        if reap and reap <= self.claim_idle_ms / 1000:
+            raise ValueError(
+                f"CONSUMER_REAP_IDLE_SECONDS={reap:g} must exceed CLAIM_IDLE_MS "
+                f"({self.claim_idle_ms / 1000:g}s), or be 0 (never reap)"
+            )
+        return self
+
+    def redelivery_window_seconds(self) -> float:
+        """How long after its first delivery an unacknowledged event can come again."""
+        claims = self.claim_idle_ms / 1000 * self.max_deliveries
+        return claims + self.retention_interval_seconds
 
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to a database named after the service on localhost."""

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sagakit.events import EventType
@@ -45,3 +46,6 @@ class ServiceSpec:
     migrations: str | None = None
     # Tables besides the inbox that only grow with traffic (sagakit.retention).
     expiring: tuple[Expiry, ...] = ()
+    # The keys of idempotent commands (sagakit.tables.idempotency_table), if its API
+    # takes any; they expire after IDEMPOTENCY_RETENTION_HOURS.
+    idempotency_keys: Table | None = None

@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Column,
     DateTime,
     Identity,
     Index,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -20,6 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 
 INBOX_AGE_INDEX = "ix_inbox_processed_at"
+IDEMPOTENCY_AGE_INDEX = "ix_idempotency_keys_created_at"
 
 
 class MessagingTables(NamedTuple):
@@ -56,6 +59,27 @@ def messaging_tables(metadata: MetaData) -> MessagingTables:
         Index(INBOX_AGE_INDEX, "processed_at"),
     )
     return MessagingTables(outbox, inbox)
+
+
+def idempotency_table(metadata: MetaData) -> Table:
+    """The keys of idempotent commands and what they answered (sagakit.idempotency).
+
+    A row is written in the transaction of the command's state change; `scope` is the
+    route and the caller, so a key never reaches another caller's answer.
+    """
+    return Table(
+        "idempotency_keys",
+        metadata,
+        Column("scope", Text, primary_key=True, comment="METHOD /route template and caller"),
+        Column("key", String(255), primary_key=True),
+        Column("request_hash", String(64), nullable=False, comment="sha256 of path and body"),
+        Column("status_code", SmallInteger, nullable=True),
+        # json, not jsonb: a replay sends the fields in the order first sent.
+        Column("response", JSON, nullable=True),
+        Column("headers", JSONB, nullable=False, server_default="{}"),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Index(IDEMPOTENCY_AGE_INDEX, "created_at"),
+    )
 
 
 def saga_context_column() -> Column[dict[str, str]]:

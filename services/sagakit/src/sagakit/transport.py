@@ -107,6 +107,11 @@ class EventBus:
         self._publishers: dict[str, Any] = {}
         self._groups: list[tuple[str, str]] = []  # (stream, group) read by this process
 
+    @property
+    def groups(self) -> list[tuple[str, str]]:
+        """The (stream, consumer group) pairs this process reads (streams transport)."""
+        return list(self._groups)
+
     async def connect(self) -> None:
         """Check that Redis answers and create the consumer groups (streams).
 

@@ -10,7 +10,9 @@ Handlers use it the same way in every service:
 Entering the unit of work for an incoming event records the event in the
 inbox first; if it was already handled, entering raises `AlreadyProcessed`
 and the handler never runs. Committing turns every event the touched
-aggregates raised into an outbox row in the same transaction.
+aggregates raised into an outbox row in the same transaction. A command sent with an
+`Idempotency-Key` (`claiming`) stores the key on entering and its answer on committing,
+in that same transaction (sagakit.idempotency).
 
 This module holds only the abstract part (handlers depend on it); the
 Postgres implementation is `sagakit.postgres.SqlUnitOfWork`.
@@ -25,6 +27,7 @@ from typing import Any, Self
 
 from sagakit.domain import Aggregate
 from sagakit.events import Envelope
+from sagakit.idempotency import Answer, Claim
 
 Handler = Callable[[Any, Any], Awaitable[None]]
 """`async def handler(event: SomeSagaEvent, uow: ServiceUnitOfWork) -> None`."""
@@ -43,6 +46,7 @@ class AbstractUnitOfWork(abc.ABC):
         self.causation: Envelope | None = None
         self.consumer = ""
         self.read_only = False
+        self.claim: Claim | None = None
 
     def handling(self, envelope: Envelope, consumer: str) -> Self:
         """Bind the unit of work to one incoming event; entering it dedupes via the inbox.
@@ -62,23 +66,33 @@ class AbstractUnitOfWork(abc.ABC):
         self.read_only = True
         return self
 
+    def claiming(self, claim: Claim | None) -> Self:
+        """Bind the unit of work to a command sent with an idempotency key (None: without).
+
+        Entering it stores the key, or raises `Replayed` with the answer stored by the
+        command that used the key first (`KeyReused` if that was a different request);
+        committing stores this command's answer with the key. Lasts one `async with`.
+        """
+        self.claim = claim
+        return self
+
     async def __aenter__(self) -> Self:
         self.seen = []
         await self._begin()
         try:
-            fresh = self.causation is None or await self._record_inbox(
-                self.consumer, self.causation
-            )
+            await self._admit()
         except BaseException:
             await self._end()
             self._unbind()
             raise
-        if not fresh:
-            await self._end()
-            event_id = self.causation.event_id if self.causation else ""
-            self._unbind()
-            raise AlreadyProcessed(str(event_id))
         return self
+
+    async def _admit(self) -> None:
+        causation = self.causation
+        if causation is not None and not await self._record_inbox(self.consumer, causation):
+            raise AlreadyProcessed(str(causation.event_id))
+        if self.claim is not None:
+            await self._claim_key(self.claim)  # waits for a request holding the same key
 
     async def __aexit__(
         self,
@@ -93,6 +107,7 @@ class AbstractUnitOfWork(abc.ABC):
         self.causation = None
         self.consumer = ""
         self.read_only = False
+        self.claim = None
 
     def track(self, aggregate: Aggregate) -> None:
         """Remember an aggregate so its events are stored when the transaction commits."""
@@ -109,6 +124,8 @@ class AbstractUnitOfWork(abc.ABC):
             for aggregate in self.seen
             for event in aggregate.events
         ]
+        if self.claim is not None:
+            await self._store_answer(self.claim, self.claim.answer(self.seen))
         await self._commit(outgoing)
         for aggregate in self.seen:
             aggregate.events.clear()
@@ -119,6 +136,14 @@ class AbstractUnitOfWork(abc.ABC):
     @abc.abstractmethod
     async def _record_inbox(self, consumer: str, envelope: Envelope) -> bool:
         """Insert the inbox row; False when the event was already there."""
+
+    async def _claim_key(self, claim: Claim) -> None:
+        """Store the key; raise `Replayed` or `KeyReused` when it was stored before."""
+        raise NotImplementedError(f"{type(self).__name__} does not support idempotency keys")
+
+    async def _store_answer(self, claim: Claim, answer: Answer | None) -> None:
+        """Store the answer with the key (None: the command answers nothing, forget the key)."""
+        raise NotImplementedError(f"{type(self).__name__} does not support idempotency keys")
 
     @abc.abstractmethod
     async def _commit(self, outgoing: list[tuple[Envelope, Aggregate]]) -> None:

@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from sagakit import asyncapi, exposure, telemetry
+from sagakit import asyncapi, exposure, idempotency_api, telemetry
 from sagakit.access import RULES, Rule
 from sagakit.api import RuntimeDep, problem
 from sagakit.auth import TokenVerifier, build_verifier
@@ -156,6 +156,7 @@ def _add_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Overloaded, _retry_later)
     app.add_exception_handler(PoolTimeout, _retry_later)
     app.add_exception_handler(DBAPIError, _database_unavailable)
+    idempotency_api.add_handlers(app)
 
 
 async def _retry_later(_: Request, exc: Exception) -> JSONResponse:

@@ -10,7 +10,7 @@ import pytest
 from redis.asyncio import Redis
 from redis.exceptions import NoPermissionError
 
-from sagakit import acl
+from sagakit import acl, housekeeping
 from sagakit.testing import REDIS_URL, require_redis, unique_prefix
 
 DEAD = "saga.dead-letters"
@@ -73,6 +73,25 @@ async def test_a_service_reads_only_the_streams_it_hears(connect, prefix) -> Non
         await invoice.xrange(paid)  # not a consumer-group command: not needed, not allowed
     with pytest.raises(NoPermissionError):
         await invoice.xrange(prefix + DEAD)
+
+
+async def test_a_service_does_its_housekeeping_on_what_it_hears_only(
+    connect, prefix, redis: Redis
+) -> None:
+    invoice = await connect("invoice")
+    paid, billed = prefix + "PAID_BOOKING_EVENT", prefix + "BILLED_BOOKING_EVENT"
+    await invoice.xgroup_create(paid, "invoice", id="$", mkstream=True)
+    await redis.xgroup_create(billed, "invoice", id="$", mkstream=True)
+    await invoice.xadd(prefix + DEAD, {"origin": "x"}, id="1-0")  # from 1970: expired
+    try:
+        assert await housekeeping.trim_dead_letters(invoice, prefix + DEAD, days=1) == 1
+        assert await housekeeping.reap_consumers(invoice, [(paid, "invoice")], "me", 1) == []
+        with pytest.raises(NoPermissionError):
+            await housekeeping.reap_consumers(invoice, [(billed, "invoice")], "me", 1)
+        with pytest.raises(NoPermissionError):
+            await housekeeping.trim_dead_letters(invoice, billed, days=1)
+    finally:
+        await redis.delete(paid, billed, prefix + DEAD)
 
 
 async def test_a_service_subscribes_only_to_the_channels_it_hears(connect, prefix) -> None:

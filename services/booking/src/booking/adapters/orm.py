@@ -2,10 +2,11 @@
 
 from sqlalchemy import Column, DateTime, Index, MetaData, Numeric, String, Table, Text, Uuid
 
-from sagakit.tables import messaging_tables
+from sagakit.tables import idempotency_table, messaging_tables
 
 metadata = MetaData()
 messaging = messaging_tables(metadata)
+idempotency_keys = idempotency_table(metadata)
 
 bookings = Table(
     "bookings",

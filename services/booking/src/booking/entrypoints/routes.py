@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Response
 
 from booking.domain.commands import CreateBooking
-from booking.domain.model import BookingStatus
+from booking.domain.model import Booking, BookingStatus
 from booking.entrypoints.schemas import BookingCreate, BookingPublic, TimelinePublic
 from booking.service_layer import handlers, views
 from booking.service_layer.unit_of_work import BookingFilter, BookingUnitOfWork
@@ -24,6 +24,7 @@ from sagakit.api import (
     unit_of_work,
 )
 from sagakit.authz import AccessDep
+from sagakit.idempotency_api import IdempotencyDep, replayable
 from sagakit.tracing import bound_to_booking
 
 router = APIRouter(prefix="/bookings", tags=["bookings"])
@@ -33,21 +34,36 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.post("", status_code=201, response_model=BookingPublic, responses=BODY_REFUSED)
+CREATED = replayable(201, "The booking was created (or, replayed, created before)")
+
+
+@router.post(
+    "", status_code=201, response_model=BookingPublic, responses={**CREATED, **BODY_REFUSED}
+)
 async def create_booking(
-    body: BookingCreate, uow: UowDep, access: AccessDep, response: Response
+    body: BookingCreate,
+    uow: UowDep,
+    access: AccessDep,
+    response: Response,
+    idempotency: IdempotencyDep,
 ) -> BookingPublic:
     """Create a pending booking and start its saga (publishes CREATED_BOOKING_EVENT).
 
     A customer books for itself (`customer_id` absent or its own); an admin books on
-    behalf of the customer named by `customer_id`.
+    behalf of the customer named by `customer_id`. A retry with the same
+    `Idempotency-Key` answers the booking created first instead of a second one.
     """
     customer_id = access.booker(body.customer_id)
     command = CreateBooking(customer_id=customer_id, item=body.item, amount=body.amount)
+    claim = idempotency.claim(Booking, BookingPublic.of, 201, _location)
     with bound_to_booking(str(command.booking_id)):
-        booking = await handlers.create_booking(command, uow)
-    response.headers["Location"] = f"/bookings/{booking.id}"
+        booking = await handlers.create_booking(command, uow.claiming(claim))
+    response.headers.update(_location(booking))
     return BookingPublic.of(booking)
+
+
+def _location(booking: Booking) -> dict[str, str]:
+    return {"Location": f"/bookings/{booking.id}"}
 
 
 @router.get("/{booking_id}", response_model=BookingPublic, responses=NOT_FOUND)

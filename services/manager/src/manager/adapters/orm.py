@@ -2,10 +2,11 @@
 
 from sqlalchemy import Column, DateTime, Index, MetaData, Numeric, String, Table, Text, Uuid
 
-from sagakit.tables import messaging_tables, saga_context_column
+from sagakit.tables import idempotency_table, messaging_tables, saga_context_column
 
 metadata = MetaData()
 messaging = messaging_tables(metadata)
+idempotency_keys = idempotency_table(metadata)
 
 approvals = Table(
     "approvals",

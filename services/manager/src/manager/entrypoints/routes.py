@@ -8,11 +8,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Query
 
 from manager.domain.commands import ApproveBooking, RejectBooking
-from manager.domain.model import ApprovalStatus
+from manager.domain.model import Approval, ApprovalStatus
 from manager.entrypoints.schemas import ApprovalPublic, ApprovalReject
 from manager.service_layer import handlers, views
 from manager.service_layer.unit_of_work import ApprovalFilter, ManagerUnitOfWork
 from sagakit.api import BODY_REFUSED, CustomerId, Page, PageDep, problem, unit_of_work
+from sagakit.idempotency_api import IdempotencyDep, replayable
 from sagakit.tracing import bound_to_booking
 
 router = APIRouter(prefix="/approvals", tags=["approvals"])
@@ -21,6 +22,7 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {404: problem("No approval for this
 DECIDED: dict[int | str, dict[str, Any]] = {
     **NOT_FOUND,
     409: problem("The booking was already decided the other way"),
+    **replayable(200, "The decision, as it stands (or, replayed, as it was answered)"),
 }
 
 
@@ -45,10 +47,14 @@ async def list_approvals(
 
 
 @router.post("/{booking_id}/approve", response_model=ApprovalPublic, responses=DECIDED)
-async def approve_booking(booking_id: uuid.UUID, uow: UowDep) -> ApprovalPublic:
+async def approve_booking(
+    booking_id: uuid.UUID, uow: UowDep, idempotency: IdempotencyDep
+) -> ApprovalPublic:
     """Approve a pending booking (publishes APPROVED_BOOKING_EVENT); repeating it is harmless."""
+    claim = idempotency.claim(Approval, ApprovalPublic.of)
     with bound_to_booking(str(booking_id)):
-        approval = await handlers.approve_booking(ApproveBooking(booking_id=booking_id), uow)
+        command = ApproveBooking(booking_id=booking_id)
+        approval = await handlers.approve_booking(command, uow.claiming(claim))
     return ApprovalPublic.of(approval)
 
 
@@ -58,10 +64,13 @@ async def approve_booking(booking_id: uuid.UUID, uow: UowDep) -> ApprovalPublic:
 async def reject_booking(
     booking_id: uuid.UUID,
     uow: UowDep,
+    idempotency: IdempotencyDep,
     body: Annotated[ApprovalReject | None, Body()] = None,
 ) -> ApprovalPublic:
     """Reject a pending booking (publishes REJECTED_BOOKING_EVENT); the body is optional."""
     reason = (body or ApprovalReject()).reason
+    claim = idempotency.claim(Approval, ApprovalPublic.of)
     with bound_to_booking(str(booking_id)):
-        approval = await handlers.reject_booking(RejectBooking(booking_id, reason), uow)
+        command = RejectBooking(booking_id, reason)
+        approval = await handlers.reject_booking(command, uow.claiming(claim))
     return ApprovalPublic.of(approval)

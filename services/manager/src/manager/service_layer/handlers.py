@@ -48,7 +48,7 @@ async def _decide(
             raise NotFound(f"no approval for booking {booking_id}")
         if decide(approval):
             await uow.approvals.save(approval)
-            await uow.commit()
+        await uow.commit()  # also when nothing changed: an idempotency key is stored
     return approval
 
 

@@ -12,10 +12,11 @@ from sqlalchemy import (
     Uuid,
 )
 
-from sagakit.tables import messaging_tables, saga_context_column
+from sagakit.tables import idempotency_table, messaging_tables, saga_context_column
 
 metadata = MetaData()
 messaging = messaging_tables(metadata)
+idempotency_keys = idempotency_table(metadata)
 
 customers = Table(
     "customers",

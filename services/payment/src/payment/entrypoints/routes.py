@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 
 from payment.domain.commands import SetCredit, SubmitPayment
-from payment.domain.model import PaymentStatus
+from payment.domain.model import Payment, PaymentStatus
 from payment.entrypoints.schemas import (
     CreditUpdate,
     CustomerPublic,
@@ -30,6 +30,7 @@ from sagakit.api import (
     unit_of_work,
 )
 from sagakit.authz import AccessDep
+from sagakit.idempotency_api import IdempotencyDep, replayable
 from sagakit.tracing import bound_to_booking
 
 customer_router = APIRouter(prefix="/customers", tags=["customers"])
@@ -42,6 +43,7 @@ NO_PAYMENT: dict[int | str, dict[str, Any]] = {
 NOT_BILLED: dict[int | str, dict[str, Any]] = {
     **NO_PAYMENT,
     409: problem("The booking's bill has not arrived yet; retry shortly"),
+    **replayable(200, "The payment, settled (or, replayed, as it was answered)"),
 }
 
 
@@ -64,11 +66,14 @@ async def get_customer(
 
 
 @payment_router.post("", response_model=PaymentPublic, responses={**NOT_BILLED, **BODY_REFUSED})
-async def submit_payment(body: PaymentCreate, uow: UowDep, access: AccessDep) -> PaymentPublic:
+async def submit_payment(
+    body: PaymentCreate, uow: UowDep, access: AccessDep, idempotency: IdempotencyDep
+) -> PaymentPublic:
     """Pay one's own booking's bill from one's credit; resubmitting never charges twice."""
     command = SubmitPayment(body.booking_id, payer=access.owner)
+    claim = idempotency.claim(Payment, PaymentPublic.of)
     with bound_to_booking(str(body.booking_id)):
-        payment = await handlers.submit_payment(command, uow)
+        payment = await handlers.submit_payment(command, uow.claiming(claim))
     return PaymentPublic.of(payment)
 
 
