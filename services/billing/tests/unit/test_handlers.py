@@ -119,11 +119,12 @@ async def test_the_same_envelope_twice_is_handled_once(uow) -> None:
     assert len(uow.bills.rows) == 1 and uow.commits == 1
 
 
-def test_billing_listens_to_approval_payment_and_shortfall() -> None:
+def test_billing_listens_to_approval_payment_shortfall_and_expiry() -> None:
     assert set(handlers.EVENT_HANDLERS) == {
         EventType.APPROVED_BOOKING_EVENT,
         EventType.PAID_BOOKING_EVENT,
         EventType.INSUFFICIENT_FUND_EVENT,
+        EventType.PAYMENT_EXPIRED_EVENT,
     }
 
 

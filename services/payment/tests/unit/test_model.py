@@ -1,5 +1,5 @@
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -13,7 +13,9 @@ def customer(credit: str, customer_id: str = "alice") -> Customer:
 
 
 def new_payment(amount: str = "120.00") -> Payment:
-    return Payment.open(uuid.uuid4(), uuid.uuid4(), "alice", "Room 101", Decimal(amount))
+    return Payment.open(
+        uuid.uuid4(), uuid.uuid4(), "alice", "Room 101", Decimal(amount), timedelta(minutes=15)
+    )
 
 
 def test_an_open_payment_awaits_the_whole_amount_and_raises_nothing() -> None:

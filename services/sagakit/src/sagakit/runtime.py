@@ -25,7 +25,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from sagakit import db, metrics, monitoring, retention, telemetry
+from sagakit import db, deadlines, metrics, monitoring, retention, telemetry
 from sagakit.authenticity import Authenticity
 from sagakit.changes import ChangeFeed
 from sagakit.choreography import OWNERS
@@ -95,6 +95,7 @@ class ServiceRuntime:
         self.schema = SchemaGate(self.engine, spec.migrations, settings.schema_check_seconds)
         self._sampler_task: asyncio.Task[None] | None = None
         self._retention_task: asyncio.Task[None] | None = None
+        self._deadline_task: asyncio.Task[None] | None = None
         self._gate_task: asyncio.Task[None] | None = None
         self._shutdown_began: float | None = None
         self._consuming = False
@@ -149,6 +150,17 @@ class ServiceRuntime:
         self._consuming = True
         self.relay.start()
         self._retention_task = asyncio.create_task(self._purge(), name="retention")
+        if self.spec.deadlines:
+            self._deadline_task = asyncio.create_task(self._sweep(), name="deadlines")
+
+    def _sweep(self) -> Coroutine[Any, Any, None]:
+        return deadlines.sweep_forever(
+            self.spec.deadlines,
+            self.new_uow,
+            self.spec.name,
+            self.settings.deadline_sweep_seconds,
+            self.settings.deadline_batch_size,
+        )
 
     def _purge(self) -> Coroutine[Any, Any, None]:
         settings = self.settings
@@ -193,6 +205,7 @@ class ServiceRuntime:
         await cancel(self._gate_task)
         await cancel(self._sampler_task)
         await cancel(self._retention_task)
+        await cancel(self._deadline_task)  # before the last drain: what it fired leaves now
         if self._consuming:
             with _phase("event consumers stopped"):
                 handed = await self.bus.stop_consuming()

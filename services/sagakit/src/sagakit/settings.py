@@ -143,6 +143,13 @@ class ServiceSettings(BaseSettings):
         default=3600.0, gt=0, description="How often old rows are looked for."
     )
     retention_batch_size: int = Field(default=1000, ge=1, description="Rows deleted per statement.")
+    # Deadlines (sagakit.deadlines, docs/reliability.md "Deadlines").
+    deadline_sweep_seconds: float = Field(
+        default=5.0, gt=0, description="How often each replica fires the deadlines that fell due."
+    )
+    deadline_batch_size: int = Field(
+        default=100, ge=1, description="Deadlines fired per transaction."
+    )
 
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to a database named after the service on localhost."""

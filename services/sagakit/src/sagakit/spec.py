@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from sagakit.deadlines import Deadline
 from sagakit.events import EventType
 from sagakit.monitoring import Sampler
 from sagakit.retention import Expiry
@@ -45,3 +46,5 @@ class ServiceSpec:
     migrations: str | None = None
     # Tables besides the inbox that only grow with traffic (sagakit.retention).
     expiring: tuple[Expiry, ...] = ()
+    # What the service's sagas must not wait for forever (sagakit.deadlines).
+    deadlines: tuple[Deadline, ...] = ()

@@ -41,7 +41,10 @@ NO_PAYMENT: dict[int | str, dict[str, Any]] = {
 }
 NOT_BILLED: dict[int | str, dict[str, Any]] = {
     **NO_PAYMENT,
-    409: problem("The booking's bill has not arrived yet; retry shortly"),
+    409: problem(
+        "The booking's bill has not arrived yet (retry shortly), or the payment expired"
+        " unpaid (nothing is charged)"
+    ),
 }
 
 
