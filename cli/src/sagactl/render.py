@@ -16,8 +16,12 @@ Record = dict[str, Any] | None | str
 WAITING = {"awaiting_payment", "pending"}
 
 
-def describe(service: str, record: Record) -> str:
-    """One short line (rich markup) for what a service knows about a booking."""
+def describe(service: str, record: Record, *, deadline: bool = False) -> str:
+    """One short line (rich markup) for what a service knows about a booking.
+
+    With `deadline`, a payment or approval still waiting says when it expires (a line
+    that changes every second: not for the demo, which prints each change).
+    """
     if record is None:
         return "-"
     if isinstance(record, str):
@@ -27,11 +31,12 @@ def describe(service: str, record: Record) -> str:
         reason = f" ({shown['reason']})" if record.get("reason") else ""
         return f"{shown['status']}{reason}"
     if service == "manager":
-        return f"approval {shown['status']}{_deadline(record)}"
+        return f"approval {shown['status']}{_deadline(record, deadline)}"
     if service == "billing":
         return f"bill {shown['status']} {shown['amount']}"
     if service == "payment":
-        return f"payment {shown['status']}, due {shown['amount_due']}{_deadline(record)}"
+        due = f"payment {shown['status']}, due {shown['amount_due']}"
+        return due + _deadline(record, deadline)
     if service == "invoice":
         return f"invoice {shown['number']} total {shown['total']}"
     return markup(record)
@@ -44,7 +49,7 @@ def status_table(booking_id: str, snapshot: dict[str, Record]) -> Table:
     table.add_column("knows")
     for service, record in snapshot.items():
         style = "dim" if record is None else ("red" if isinstance(record, str) else "")
-        table.add_row(service, describe(service, record), style=style)
+        table.add_row(service, describe(service, record, deadline=True), style=style)
     return table
 
 
@@ -65,8 +70,8 @@ def expires_in(record: Record, now: datetime | None = None) -> str | None:
     return "expires in " + " ".join([*parts, f"{secs}s"])
 
 
-def _deadline(record: dict[str, Any]) -> str:
-    left = expires_in(record)
+def _deadline(record: dict[str, Any], shown: bool) -> str:
+    left = expires_in(record) if shown else None
     return f", {left}" if left else ""
 
 

@@ -84,5 +84,6 @@ def test_a_running_saga_shows_the_deadline_its_owner_reports() -> None:
     payment = {"status": "awaiting_payment", "amount_due": "12.00", "expires_at": soon}
     text = printed(timeline_view("b-1", running(), {"payment": payment}))
     assert "deadline: payment expires in 9m" in text or "deadline: payment expires in 10m" in text
-    assert "expires in" in describe("payment", payment)
+    assert "expires in" in describe("payment", payment, deadline=True)
+    assert "expires" not in describe("payment", payment)  # the demo prints each change
     assert "deadline" not in printed(timeline_view("b-1", running()))
