@@ -1,4 +1,5 @@
-"""A service's moving parts and their lifecycle: engine, Redis, broker, consumers, relay.
+"""A service's moving parts and their lifecycle: engine, Redis, broker, consumers, relay,
+and the background loops (retention, deadline sweeps).
 
 Nothing here runs at import time. A service's `bootstrap.py` describes itself
 with a `ServiceSpec` (sagakit.spec); the web app creates a `ServiceRuntime` from it in its
