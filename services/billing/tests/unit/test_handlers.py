@@ -14,6 +14,7 @@ from sagakit.events import (
     EventType,
     InsufficientFund,
     PaidBooking,
+    PaymentExpired,
     SagaEvent,
 )
 from sagakit.uow import AlreadyProcessed
@@ -137,3 +138,21 @@ async def test_views_find_by_status_and_customer(uow) -> None:
     assert (await views.bills(BillFilter(status=BillStatus.PAID), 10, 0, uow))[1] == 0
     with pytest.raises(NotFound):
         await views.bill(uuid.uuid4(), uow)
+
+
+async def test_an_expired_payment_cancels_the_bill_and_publishes_nothing(uow) -> None:
+    bill = await issue(uow)
+    published = len(uow.outbox)
+    expired = PaymentExpired(
+        booking_id=bill.booking_id,
+        customer_id="alice",
+        amount=Decimal("120.00"),
+        expired_at=datetime.now(UTC),
+        reason="payment timed out",
+    )
+    await handlers.payment_expired(expired, uow.handling(delivered(expired, "payment"), "billing"))
+    assert bill.status is BillStatus.CANCELLED and bill.reason == "payment timed out"
+    assert len(uow.outbox) == published
+    late = payment(bill.booking_id)  # a payment can no longer arrive; if it did: no change
+    await handlers.paid_booking(late, uow.handling(delivered(late, "payment"), "billing"))
+    assert bill.status is BillStatus.CANCELLED
