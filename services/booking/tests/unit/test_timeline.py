@@ -114,7 +114,7 @@ def test_a_billed_saga_waits_for_the_customers_payment() -> None:
     )
     assert saga.expected_next.producer == "payment"
     assert "payment" in saga.expected_next.note
-    assert "expires_at" in saga.expected_next.note  # where the deadline is shown
+    assert "PAYMENT_TIMEOUT_SECONDS" in saga.expected_next.note  # payment's, not booking's
 
 
 def test_each_running_step_names_who_acts_next() -> None:

@@ -76,7 +76,7 @@ _NEXT: dict[EventType | None, Expected] = {
         (E.APPROVED_BOOKING_EVENT, E.REJECTED_BOOKING_EVENT),
         "manager",
         "waiting for the manager (automatic unless AUTO_APPROVE=false; "
-        "then rejected after APPROVAL_TIMEOUT_SECONDS, see the approval's expires_at)",
+        "then at most APPROVAL_TIMEOUT_SECONDS)",
     ),
     E.APPROVED_BOOKING_EVENT: Expected(
         (E.BILLED_BOOKING_EVENT,), "billing", "billing issues the bill"
@@ -84,8 +84,7 @@ _NEXT: dict[EventType | None, Expected] = {
     E.BILLED_BOOKING_EVENT: Expected(
         (E.PAID_BOOKING_EVENT, E.INSUFFICIENT_FUND_EVENT, E.PAYMENT_EXPIRED_EVENT),
         "payment",
-        "waiting for the customer's payment "
-        "(it expires after PAYMENT_TIMEOUT_SECONDS, see the payment's expires_at)",
+        "waiting for the customer's payment, at most PAYMENT_TIMEOUT_SECONDS",
     ),
     E.PAID_BOOKING_EVENT: Expected(
         (E.INVOICE_GENERATED_EVENT,), "invoice", "invoice generates the invoice"
