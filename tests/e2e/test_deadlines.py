@@ -43,6 +43,8 @@ async def test_an_unpaid_booking_expires_its_bill_is_cancelled_and_a_late_paymen
     timeline = await deadlines.client.timeline(booking_id)
     assert isinstance(timeline, dict) and timeline["finished"]
     assert timeline["steps"][-1]["event_type"] == "PAYMENT_EXPIRED_EVENT"
+    # The sweep has no request to continue: the event carries the saga's stored trace.
+    assert len({step["trace_id"] for step in timeline["steps"]}) == 1
     if deadlines.stack.extra_env["EVENT_TRANSPORT"] == "streams":
         expired = await read_envelopes(deadlines.redis, deadlines.stream("PAYMENT_EXPIRED_EVENT"))
         assert [e.producer for e in expired if str(e.booking_id) == booking_id] == ["payment"]
@@ -58,6 +60,10 @@ async def test_an_undecided_booking_is_rejected_when_its_approval_times_out(dead
     assert booking["reason"] == "approval timed out"
     approval = await deadlines.client.find("manager", f"/approvals/{booking_id}")
     assert approval is not None and approval["status"] == "rejected"
+    timeline = await deadlines.client.timeline(booking_id)
+    assert isinstance(timeline, dict) and timeline["finished"]
+    assert [step["event_type"] for step in timeline["steps"]][-1] == "REJECTED_BOOKING_EVENT"
+    assert len({step["trace_id"] for step in timeline["steps"]}) == 1
     with pytest.raises(ApiError) as late:
         await deadlines.client.decide(booking_id, approve=True)
     assert late.value.status_code == 409 and "timed out" in str(late.value)
