@@ -129,8 +129,11 @@ async def test_a_payment_submitted_after_its_deadline_expires_and_charges_nothin
     assert await credit_of(new_uow, alice) == Decimal("100.00")
 
 
+WINDOW = 0.3  # seconds in which the deadline falls and the submissions arrive
+
+
 async def _submit(new_uow, booking_id: uuid.UUID) -> str:
-    await asyncio.sleep(random.uniform(0, 0.02))
+    await asyncio.sleep(random.uniform(0, WINDOW))
     try:
         await handlers.submit_payment(SubmitPayment(booking_id), new_uow())
     except PaymentExpiredConflict:
@@ -138,10 +141,10 @@ async def _submit(new_uow, booking_id: uuid.UUID) -> str:
     return "accepted"
 
 
-async def _sweep(new_uow) -> None:
-    for _ in range(4):
+async def _sweep(new_uow, rounds: int = 20) -> None:
+    for _ in range(rounds):
         await sweep_once(EXPIRY, new_uow, 100, "payment")
-        await asyncio.sleep(0.005)
+        await asyncio.sleep(WINDOW / rounds)
 
 
 async def test_payment_and_expiry_racing_are_decided_once(engine, new_uow) -> None:
@@ -151,7 +154,7 @@ async def test_payment_and_expiry_racing_are_decided_once(engine, new_uow) -> No
         booking_id = await open_payment(new_uow, alice, "40.00")
         await handlers.set_credit(SetCredit(alice, Decimal("100.00")), new_uow())
         # The deadline falls in the middle of the submissions and the sweeps.
-        soon = datetime.now(UTC) + timedelta(milliseconds=random.uniform(0, 20))
+        soon = datetime.now(UTC) + timedelta(seconds=random.uniform(0, WINDOW))
         await due_at(engine, booking_id, soon)
         answers = await asyncio.gather(
             _submit(new_uow, booking_id),
@@ -159,7 +162,7 @@ async def test_payment_and_expiry_racing_are_decided_once(engine, new_uow) -> No
             _sweep(new_uow),
             _sweep(new_uow),
         )
-        await _sweep(new_uow)
+        await _sweep(new_uow, rounds=1)
         status = await status_of(new_uow, booking_id)
         events = [e.event_type for e in await outbox(engine, booking_id)]
         credit = await credit_of(new_uow, alice)
