@@ -26,6 +26,7 @@ from redis.asyncio import Redis
 from booking.entrypoints.schemas import BookingCreate
 from invoice.domain.model import invoice_number
 from manager.entrypoints.schemas import ApprovalReject
+from payment.domain.model import TIMED_OUT as PAYMENT_TIMED_OUT
 from sagakit.api import CUSTOMER_ID_RULES
 from sagakit.authenticity import Authenticity
 from sagakit.deadletter import DeadLetterQueue, Failure
@@ -71,7 +72,10 @@ def largest_message(event_type: EventType) -> OutboxMessage:
         "invoice_id": uuid.uuid4(),
         "invoice_number": invoice_number(999_999, 9999),
         "paid_at": datetime.now(UTC),
+        "expired_at": datetime.now(UTC),
     }
+    if event_type is EventType.PAYMENT_EXPIRED_EVENT:  # its reason is payment's, not an API's
+        fields["reason"] = PAYMENT_TIMED_OUT
     model = EVENT_MODELS[event_type]
     event = model(**{name: value for name, value in fields.items() if name in model.model_fields})
     envelope = Envelope.wrap(event, producer="invoice", causation_id=uuid.uuid4())

@@ -254,7 +254,12 @@ class LiveStack(SagaDriver):
 
 
 async def launch(
-    transport: str, database_prefix: str, logs: Path, otlp: OtlpReceiver, dev_key: Path
+    transport: str,
+    database_prefix: str,
+    logs: Path,
+    otlp: OtlpReceiver,
+    dev_key: Path,
+    extra_env: dict[str, str] | None = None,
 ) -> LiveStack:
     await require_postgres()
     await require_redis()
@@ -274,6 +279,7 @@ async def launch(
         "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
         "OTEL_BSP_SCHEDULE_DELAY": "100",
         "OTEL_SDK_DISABLED": "false",
+        **(extra_env or {}),
     }
     # Signed events and a Redis ACL user per service, as `sagactl up` and the chart set up.
     security = await secure(REDIS_URL, prefix, "saga.dead-letters", run_keyring(), pytest.fail)
@@ -308,11 +314,12 @@ async def live_stack(
     tmp_path_factory: pytest.TempPathFactory,
     otlp: OtlpReceiver,
     dev_key: Path,
+    extra_env: dict[str, str] | None = None,
 ) -> AsyncIterator[LiveStack]:
     """A stack with databases of its own (parallel runs on one server never collide)."""
     prefix = f"e2e_{uuid.uuid4().hex[:6]}_" + (f"{tag}_" if tag else "")
     logs = tmp_path_factory.mktemp(f"{tag or transport}-logs")
-    live = await launch(transport, prefix, logs, otlp, dev_key)
+    live = await launch(transport, prefix, logs, otlp, dev_key, extra_env)
     try:
         yield live
     finally:
@@ -341,6 +348,30 @@ async def pubsub(
     tmp_path_factory: pytest.TempPathFactory, otlp: OtlpReceiver, dev_key: Path
 ) -> AsyncIterator[LiveStack]:
     async with live_stack("pubsub", "pubsub", tmp_path_factory, otlp, dev_key) as live:
+        yield live
+
+
+# Deadlines of seconds, approvals by hand: a payment or an approval nobody acts on ends soon.
+SHORT_DEADLINES = {
+    "AUTO_APPROVE": "false",
+    "APPROVAL_TIMEOUT_SECONDS": "3",
+    "PAYMENT_TIMEOUT_SECONDS": "2",
+    "DEADLINE_SWEEP_SECONDS": "0.2",
+}
+
+
+@pytest.fixture(scope="module", params=["streams", "pubsub"])
+async def deadlines(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    otlp: OtlpReceiver,
+    dev_key: Path,
+) -> AsyncIterator[LiveStack]:
+    """A stack per transport whose deadlines fall within seconds (the other stacks keep
+    the defaults: their customers pay at their own pace)."""
+    transport = request.param
+    tag = f"deadlines_{transport}"
+    async with live_stack(transport, tag, tmp_path_factory, otlp, dev_key, SHORT_DEADLINES) as live:
         yield live
 
 

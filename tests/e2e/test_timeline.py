@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+import re
 import sys
 from datetime import datetime
 from decimal import Decimal
@@ -54,6 +55,7 @@ async def test_a_reserved_saga_is_told_in_causal_order_in_one_trace(saga) -> Non
     assert waiting["expected_next"]["event_types"] == [
         "PAID_BOOKING_EVENT",
         "INSUFFICIENT_FUND_EVENT",
+        "PAYMENT_EXPIRED_EVENT",
     ]
     await saga.pay(booking_id)
     await saga.booking_status(booking_id, "reserved")
@@ -102,4 +104,6 @@ async def test_sagactl_status_prints_the_timeline_and_what_comes_next(streams) -
     assert process.returncode == 0, output
     for expected in ("bill pending 99.00", "Timeline: approved, running", "BILLED_BOOKING_EVENT"):
         assert expected in output
-    assert "next: PAID_BOOKING_EVENT or INSUFFICIENT_FUND_EVENT from payment" in output
+    next_step = "PAID_BOOKING_EVENT or INSUFFICIENT_FUND_EVENT or PAYMENT_EXPIRED_EVENT"
+    assert f"next: {next_step} from payment" in output
+    assert re.search(r"deadline: payment expires in \d+m \d+s", output), output

@@ -38,6 +38,7 @@ METRICS: dict[str, tuple[str, frozenset[str]]] = {
         ("saga_dead_letters_messages", "gauge", "service"),
         ("saga_long_poll_waiters", "gauge", "service"),
         ("saga_retention_deleted_rows", "counter", "service table"),
+        ("saga_deadlines_fired", "counter", "service deadline"),
         ("booking_saga_outcomes", "counter", "service outcome"),
         ("booking_saga_duration_seconds", "histogram", "service outcome"),
         ("booking_saga_step_duration_seconds", "histogram", "service step"),

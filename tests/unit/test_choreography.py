@@ -29,9 +29,17 @@ def test_the_choreography_is_the_saga_of_the_readme() -> None:
         ),
         "billing": (
             {E.BILLED_BOOKING_EVENT},
-            {E.APPROVED_BOOKING_EVENT, E.PAID_BOOKING_EVENT, E.INSUFFICIENT_FUND_EVENT},
+            {
+                E.APPROVED_BOOKING_EVENT,
+                E.PAID_BOOKING_EVENT,
+                E.INSUFFICIENT_FUND_EVENT,
+                E.PAYMENT_EXPIRED_EVENT,
+            },
         ),
-        "payment": ({E.PAID_BOOKING_EVENT, E.INSUFFICIENT_FUND_EVENT}, {E.BILLED_BOOKING_EVENT}),
+        "payment": (
+            {E.PAID_BOOKING_EVENT, E.INSUFFICIENT_FUND_EVENT, E.PAYMENT_EXPIRED_EVENT},
+            {E.BILLED_BOOKING_EVENT},
+        ),
         "invoice": ({E.INVOICE_GENERATED_EVENT}, {E.PAID_BOOKING_EVENT}),
     }
     assert readme == CHOREOGRAPHY

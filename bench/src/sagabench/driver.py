@@ -25,7 +25,7 @@ from sagactl.auth import ADMIN, DevTokens
 from sagactl.client import Endpoints
 
 RICH_CREDIT, POOR_CREDIT, PRICE = "1000.00", "10.00", "100.00"
-FINAL = {"reserved", "failed", "rejected"}
+FINAL = {"reserved", "failed", "rejected", "expired"}
 
 
 @dataclass

@@ -50,7 +50,8 @@ def _spans(timeline: dict[str, Any]) -> dict[str, float | None]:
     at = {step["event_type"]: _time(step["occurred_at"]) for step in timeline["steps"]}
     started, ended = _time(timeline["started_at"]), _time(timeline["ended_at"])
     billed = at.get("BILLED_BOOKING_EVENT")
-    paid = at.get("PAID_BOOKING_EVENT") or at.get("INSUFFICIENT_FUND_EVENT")
+    settled = ("PAID_BOOKING_EVENT", "INSUFFICIENT_FUND_EVENT", "PAYMENT_EXPIRED_EVENT")
+    paid = next((at[event] for event in settled if event in at), None)
     return {
         "create_to_billed": (billed - started) * 1000 if billed else None,
         "pay_to_final": (ended - paid) * 1000 if paid and ended else None,

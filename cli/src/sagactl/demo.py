@@ -18,7 +18,7 @@ from rich.console import Console
 from sagactl.client import SagaClient
 from sagactl.render import Record, describe, status_table
 
-FINAL = {"reserved", "rejected", "failed"}
+FINAL = {"reserved", "rejected", "failed", "expired"}
 
 
 @dataclass
@@ -117,8 +117,9 @@ def _finished(snapshot: dict[str, Record]) -> bool:
         return False
     if booking["status"] == "reserved":
         return isinstance(invoice, dict)
-    if booking["status"] == "failed":
-        return isinstance(bill, dict) and bill["status"] == "failed"
+    if booking["status"] in ("failed", "expired"):  # the bill is compensated too
+        settled = {"failed": "failed", "expired": "cancelled"}[booking["status"]]
+        return isinstance(bill, dict) and bill["status"] == settled
     return True
 
 

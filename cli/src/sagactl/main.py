@@ -95,7 +95,7 @@ def status(ctx: typer.Context, booking_id: uuid.UUID) -> None:
 
     snapshot, timeline = session.with_client(ctx, action)
     console.print(status_table(str(booking_id), snapshot))
-    console.print(timeline_view(str(booking_id), timeline))
+    console.print(timeline_view(str(booking_id), timeline, snapshot))
 
 
 @app.command()

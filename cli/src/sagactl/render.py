@@ -12,10 +12,16 @@ from rich.text import Text
 from sagactl.terminal import markup, plain
 
 Record = dict[str, Any] | None | str
+# The statuses of a request that waits for a person: a payment, an approval.
+WAITING = {"awaiting_payment", "pending"}
 
 
-def describe(service: str, record: Record) -> str:
-    """One short line (rich markup) for what a service knows about a booking."""
+def describe(service: str, record: Record, *, deadline: bool = False) -> str:
+    """One short line (rich markup) for what a service knows about a booking.
+
+    With `deadline`, a payment or approval still waiting says when it expires (a line
+    that changes every second: not for the demo, which prints each change).
+    """
     if record is None:
         return "-"
     if isinstance(record, str):
@@ -25,11 +31,12 @@ def describe(service: str, record: Record) -> str:
         reason = f" ({shown['reason']})" if record.get("reason") else ""
         return f"{shown['status']}{reason}"
     if service == "manager":
-        return f"approval {shown['status']}"
+        return f"approval {shown['status']}{_deadline(record, deadline)}"
     if service == "billing":
         return f"bill {shown['status']} {shown['amount']}"
     if service == "payment":
-        return f"payment {shown['status']}, due {shown['amount_due']}"
+        due = f"payment {shown['status']}, due {shown['amount_due']}"
+        return due + _deadline(record, deadline)
     if service == "invoice":
         return f"invoice {shown['number']} total {shown['total']}"
     return markup(record)
@@ -42,12 +49,40 @@ def status_table(booking_id: str, snapshot: dict[str, Record]) -> Table:
     table.add_column("knows")
     for service, record in snapshot.items():
         style = "dim" if record is None else ("red" if isinstance(record, str) else "")
-        table.add_row(service, describe(service, record), style=style)
+        table.add_row(service, describe(service, record, deadline=True), style=style)
     return table
 
 
-def timeline_view(booking_id: str, timeline: Record) -> RenderableType:
-    """The saga step by step (from the booking service's journal), or why there is none."""
+def expires_in(record: Record, now: datetime | None = None) -> str | None:
+    """`expires in 14m 58s` for a request still waiting with a deadline (`expires_at`)."""
+    if not isinstance(record, dict) or not record.get("expires_at"):
+        return None
+    if record.get("status") not in WAITING:
+        return None
+    left = datetime.fromisoformat(record["expires_at"]) - (now or datetime.now(UTC))
+    seconds = int(left.total_seconds())
+    if seconds <= 0:
+        return "expires now (the next deadline sweep)"
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{hours}h"] if hours else []
+    parts += [f"{minutes}m"] if hours or minutes else []
+    return "expires in " + " ".join([*parts, f"{secs}s"])
+
+
+def _deadline(record: dict[str, Any], shown: bool) -> str:
+    left = expires_in(record) if shown else None
+    return f", {left}" if left else ""
+
+
+def timeline_view(
+    booking_id: str, timeline: Record, snapshot: dict[str, Record] | None = None
+) -> RenderableType:
+    """The saga step by step (from the booking service's journal), or why there is none.
+
+    With the services' `snapshot`, a running saga also shows the deadline of what it waits
+    for: the booking service does not know it, its owner (payment, manager) does.
+    """
     if timeline is None:
         return Text(f"No timeline: the booking service knows no booking {booking_id}.", "dim")
     if isinstance(timeline, str):
@@ -66,7 +101,8 @@ def timeline_view(booking_id: str, timeline: Record) -> RenderableType:
             f"+{step['since_previous_ms']:.1f}",
             _short(step["trace_id"]),
         )
-    return Group(table, *(Text(plain(note)) for note in _timeline_notes(timeline)))
+    notes = _timeline_notes(timeline, snapshot or {})
+    return Group(table, *(Text(plain(note)) for note in notes))
 
 
 def _timeline_title(timeline: dict[str, Any]) -> str:
@@ -75,12 +111,15 @@ def _timeline_title(timeline: dict[str, Any]) -> str:
     return f"Timeline: {markup(timeline['status'])}, {state}, {steps} steps in {took:.0f} ms"
 
 
-def _timeline_notes(timeline: dict[str, Any]) -> list[str]:
+def _timeline_notes(timeline: dict[str, Any], snapshot: dict[str, Record]) -> list[str]:
     notes = []
     expected = timeline.get("expected_next")
     if expected:
         events = " or ".join(expected["event_types"])
         notes.append(f"next: {events} from {expected['producer']} ({expected['note']})")
+        left = expires_in(snapshot.get(expected["producer"]))
+        if left and not timeline["finished"]:
+            notes.append(f"deadline: {expected['producer']} {left}")
     notes.append(f"trace id: {timeline.get('trace_id') or '-'}")
     return notes
 

@@ -1,6 +1,8 @@
+from datetime import UTC, datetime, timedelta
+
 from rich.console import Console
 
-from sagactl.render import timeline_view
+from sagactl.render import describe, expires_in, timeline_view
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 
@@ -58,3 +60,30 @@ def test_a_finished_saga_has_no_next_step() -> None:
 def test_an_unknown_booking_or_an_unreachable_service_is_said_plainly() -> None:
     assert "knows no booking b-1" in printed(timeline_view("b-1", None))
     assert "unavailable: ConnectError" in printed(timeline_view("b-1", "unavailable: ConnectError"))
+
+
+def test_a_waiting_payment_shows_how_long_until_it_expires() -> None:
+    now = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+    payment = {
+        "status": "awaiting_payment",
+        "expires_at": (now + timedelta(seconds=898)).isoformat(),
+    }
+    assert expires_in(payment, now) == "expires in 14m 58s"
+    assert expires_in({**payment, "status": "paid"}, now) is None
+    assert expires_in({**payment, "expires_at": None}, now) is None
+    assert expires_in(payment, now + timedelta(hours=1)) == "expires now (the next deadline sweep)"
+    approval = {
+        "status": "pending",
+        "expires_at": (now + timedelta(hours=23, seconds=5)).isoformat(),
+    }
+    assert expires_in(approval, now) == "expires in 23h 0m 5s"
+
+
+def test_a_running_saga_shows_the_deadline_its_owner_reports() -> None:
+    soon = (datetime.now(UTC) + timedelta(minutes=10)).isoformat()
+    payment = {"status": "awaiting_payment", "amount_due": "12.00", "expires_at": soon}
+    text = printed(timeline_view("b-1", running(), {"payment": payment}))
+    assert "deadline: payment expires in 9m" in text or "deadline: payment expires in 10m" in text
+    assert "expires in" in describe("payment", payment, deadline=True)
+    assert "expires" not in describe("payment", payment)  # the demo prints each change
+    assert "deadline" not in printed(timeline_view("b-1", running()))

@@ -124,6 +124,7 @@ ROW_TITLES = [
     "Outbox",
     "Dead letters",
     "Consumers",
+    "Deadlines",
 ]
 
 

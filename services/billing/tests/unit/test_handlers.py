@@ -14,6 +14,7 @@ from sagakit.events import (
     EventType,
     InsufficientFund,
     PaidBooking,
+    PaymentExpired,
     SagaEvent,
 )
 from sagakit.uow import AlreadyProcessed
@@ -119,11 +120,12 @@ async def test_the_same_envelope_twice_is_handled_once(uow) -> None:
     assert len(uow.bills.rows) == 1 and uow.commits == 1
 
 
-def test_billing_listens_to_approval_payment_and_shortfall() -> None:
+def test_billing_listens_to_approval_payment_shortfall_and_expiry() -> None:
     assert set(handlers.EVENT_HANDLERS) == {
         EventType.APPROVED_BOOKING_EVENT,
         EventType.PAID_BOOKING_EVENT,
         EventType.INSUFFICIENT_FUND_EVENT,
+        EventType.PAYMENT_EXPIRED_EVENT,
     }
 
 
@@ -136,3 +138,21 @@ async def test_views_find_by_status_and_customer(uow) -> None:
     assert (await views.bills(BillFilter(status=BillStatus.PAID), 10, 0, uow))[1] == 0
     with pytest.raises(NotFound):
         await views.bill(uuid.uuid4(), uow)
+
+
+async def test_an_expired_payment_cancels_the_bill_and_publishes_nothing(uow) -> None:
+    bill = await issue(uow)
+    published = len(uow.outbox)
+    expired = PaymentExpired(
+        booking_id=bill.booking_id,
+        customer_id="alice",
+        amount=Decimal("120.00"),
+        expired_at=datetime.now(UTC),
+        reason="payment timed out",
+    )
+    await handlers.payment_expired(expired, uow.handling(delivered(expired, "payment"), "billing"))
+    assert bill.status is BillStatus.CANCELLED and bill.reason == "payment timed out"
+    assert len(uow.outbox) == published
+    late = payment(bill.booking_id)  # a payment can no longer arrive; if it did: no change
+    await handlers.paid_booking(late, uow.handling(delivered(late, "payment"), "billing"))
+    assert bill.status is BillStatus.CANCELLED

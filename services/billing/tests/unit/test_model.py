@@ -68,3 +68,19 @@ def test_the_amount_is_billed_in_cents() -> None:
     bill = Bill.issue(uuid.uuid4(), "alice", "Room 101", Decimal("120.5"))
     assert str(bill.amount) == "120.50"
     assert bill.events[0].payload()["amount"] == "120.50"
+
+
+def test_an_expired_payment_cancels_the_pending_bill_for_good() -> None:
+    bill = new_bill()
+    assert bill.cancel("payment timed out")
+    assert bill.status is BillStatus.CANCELLED and bill.status.is_final
+    assert bill.reason == "payment timed out"
+    assert not bill.mark_paid() and not bill.fail("late")
+    assert bill.status is BillStatus.CANCELLED
+
+
+def test_a_paid_bill_is_never_cancelled() -> None:
+    bill = new_bill()
+    bill.mark_paid()
+    assert not bill.cancel("payment timed out")
+    assert bill.status is BillStatus.PAID

@@ -1,7 +1,7 @@
 """The saga journal and the timeline, through the running service's consumers over Redis."""
 
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from redis.asyncio import Redis
@@ -16,6 +16,7 @@ from sagakit.events import (
     InsufficientFund,
     InvoiceGenerated,
     PaidBooking,
+    PaymentExpired,
     SagaEvent,
 )
 from sagakit.testing import consumed, count_rows, eventually, read_messages, running_app, wire
@@ -100,11 +101,14 @@ async def test_a_billed_saga_waits_for_the_customers_payment(client_as, redis, s
     ]
     assert timeline["status"] == "approved" and not timeline["finished"]
     assert timeline["ended_at"] is None and timeline["duration_ms"] > 0
-    assert timeline["expected_next"] == {
-        "event_types": ["PAID_BOOKING_EVENT", "INSUFFICIENT_FUND_EVENT"],
-        "producer": "payment",
-        "note": "waiting for the customer's payment",
-    }
+    expected = timeline["expected_next"]
+    assert expected["event_types"] == [
+        "PAID_BOOKING_EVENT",
+        "INSUFFICIENT_FUND_EVENT",
+        "PAYMENT_EXPIRED_EVENT",
+    ]
+    assert expected["producer"] == "payment"
+    assert expected["note"].startswith("waiting for the customer's payment")
     assert [step["producer"] for step in timeline["steps"]] == ["booking", "manager", "billing"]
 
 
@@ -140,6 +144,26 @@ async def test_a_compensated_saga_ends_failed(client_as, redis, settings) -> Non
     assert timeline["status"] == "failed" and timeline["finished"]
     assert timeline["expected_next"] is None
     assert timeline["duration_ms"] >= sum(s["since_previous_ms"] for s in timeline["steps"]) - 1
+
+
+async def test_an_unpaid_saga_ends_expired_when_the_payment_deadline_passes(
+    client_as, redis, settings
+) -> None:
+    saga = await billed_saga(client_as("alice"), redis, settings)
+    expired = PaymentExpired(
+        booking_id=saga.booking_id,
+        customer_id="alice",
+        amount="120",
+        expired_at=datetime.now(UTC),
+        reason="payment timed out",
+    )
+    await saga.deliver(expired, "payment")
+    timeline = await saga.steps(4)
+    assert event_types(timeline)[-1] == "PAYMENT_EXPIRED_EVENT"
+    assert timeline["status"] == "expired" and timeline["finished"]
+    assert timeline["expected_next"] is None
+    booking = (await saga.client.get(f"/bookings/{saga.booking_id}")).json()
+    assert booking["status"] == "expired" and booking["reason"] == "payment timed out"
 
 
 async def test_an_event_delivered_twice_is_journaled_once(

@@ -52,3 +52,21 @@ def test_repeating_a_transition_reports_no_change() -> None:
     booking = new_booking()
     assert booking.approve()
     assert not booking.approve()
+
+
+def test_an_expired_payment_ends_the_approved_booking_expired() -> None:
+    booking = new_booking()
+    booking.approve()
+    assert booking.expire("payment timed out")
+    assert booking.status is BookingStatus.EXPIRED and booking.status.is_final
+    assert booking.reason == "payment timed out"
+    assert not booking.reserve() and not booking.fail("late")
+    assert booking.status is BookingStatus.EXPIRED
+
+
+def test_a_reserved_booking_never_expires() -> None:
+    booking = new_booking()
+    booking.approve()
+    booking.reserve()
+    assert not booking.expire("payment timed out")
+    assert booking.status is BookingStatus.RESERVED

@@ -107,9 +107,14 @@ def test_a_billed_saga_waits_for_the_customers_payment() -> None:
     assert not saga.finished and saga.ended_at is None
     assert saga.duration == timedelta(seconds=2)
     assert saga.expected_next is not None
-    assert saga.expected_next.event_types == (E.PAID_BOOKING_EVENT, E.INSUFFICIENT_FUND_EVENT)
+    assert saga.expected_next.event_types == (
+        E.PAID_BOOKING_EVENT,
+        E.INSUFFICIENT_FUND_EVENT,
+        E.PAYMENT_EXPIRED_EVENT,
+    )
     assert saga.expected_next.producer == "payment"
     assert "payment" in saga.expected_next.note
+    assert "PAYMENT_TIMEOUT_SECONDS" in saga.expected_next.note  # payment's, not booking's
 
 
 def test_each_running_step_names_who_acts_next() -> None:

@@ -14,3 +14,8 @@ class Settings(ServiceSettings):
         default=True,
         description="Approve every new booking at once; false leaves them pending for a person.",
     )
+    approval_timeout_seconds: float = Field(
+        default=86_400.0,
+        gt=0,
+        description="With AUTO_APPROVE=false: how long an approval waits; then it is rejected.",
+    )

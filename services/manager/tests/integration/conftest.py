@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -17,6 +18,8 @@ from manager.entrypoints.app import create_app
 from manager.service_layer import handlers
 from sagakit.events import CreatedBooking
 from sagakit.pytest_plugin import ServiceUnderTest
+
+TIMEOUT = timedelta(days=1)
 
 
 @pytest.fixture(scope="session")
@@ -42,7 +45,7 @@ def pending(
         event = CreatedBooking(
             booking_id=uuid.uuid4(), customer_id=customer_id, item="Room 7", amount=Decimal(amount)
         )
-        await handlers.created_booking(event, new_uow(), auto_approve=False)
+        await handlers.created_booking(event, new_uow(), auto_approve=False, timeout=TIMEOUT)
         return event.booking_id
 
     return store

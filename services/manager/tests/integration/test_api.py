@@ -127,7 +127,7 @@ async def test_health_and_readiness(client) -> None:
         "checks": {
             "database": "ok",
             "redis": "ok",
-            "schema": "current: database at 0003, code at 0003",
+            "schema": "current: database at 0004, code at 0004",
         },
     }
     spec = (await client.get("/asyncapi.json")).text

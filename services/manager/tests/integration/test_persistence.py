@@ -1,4 +1,5 @@
 import uuid
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -13,6 +14,8 @@ from sagakit.errors import Conflict
 from sagakit.events import CreatedBooking, Envelope
 from sagakit.testing import DATABASE_PREFIX, check_migrations, count_rows
 from sagakit.uow import AlreadyProcessed
+
+TIMEOUT = timedelta(days=1)
 
 
 async def outbox_envelopes(engine: AsyncEngine, booking_id: uuid.UUID) -> list[Envelope]:
@@ -36,7 +39,7 @@ async def test_auto_approval_and_its_event_commit_together(engine, new_uow) -> N
     event = created()
     envelope = Envelope.wrap(event, "booking", causation_id=None)
     await handlers.created_booking(
-        event, new_uow().handling(envelope, "manager"), auto_approve=True
+        event, new_uow().handling(envelope, "manager"), auto_approve=True, timeout=TIMEOUT
     )
     async with new_uow() as uow:
         stored = await uow.approvals.get(event.booking_id)
@@ -50,7 +53,7 @@ async def test_auto_approval_and_its_event_commit_together(engine, new_uow) -> N
 
 async def test_manual_decision_stores_status_reason_and_event(engine, new_uow) -> None:
     event = created()
-    await handlers.created_booking(event, new_uow(), auto_approve=False)
+    await handlers.created_booking(event, new_uow(), auto_approve=False, timeout=TIMEOUT)
     assert await outbox_envelopes(engine, event.booking_id) == []
     command = RejectBooking(event.booking_id, "closed for repairs")
     rejected = await handlers.reject_booking(command, new_uow())
@@ -79,11 +82,11 @@ async def test_a_created_event_delivered_twice_is_recorded_once(engine, new_uow)
     event = created("bob")
     envelope = Envelope.wrap(event, "booking", causation_id=None)
     await handlers.created_booking(
-        event, new_uow().handling(envelope, "manager"), auto_approve=True
+        event, new_uow().handling(envelope, "manager"), auto_approve=True, timeout=TIMEOUT
     )
     with pytest.raises(AlreadyProcessed):
         await handlers.created_booking(
-            event, new_uow().handling(envelope, "manager"), auto_approve=True
+            event, new_uow().handling(envelope, "manager"), auto_approve=True, timeout=TIMEOUT
         )
     assert await count_rows(engine, messaging.inbox, event_id=envelope.event_id) == 1
     assert await count_rows(engine, approvals, booking_id=event.booking_id) == 1
@@ -94,9 +97,11 @@ async def test_a_second_created_event_for_the_same_booking_is_only_marked_seen(
     engine, new_uow
 ) -> None:
     event = created()
-    await handlers.created_booking(event, new_uow(), auto_approve=False)
+    await handlers.created_booking(event, new_uow(), auto_approve=False, timeout=TIMEOUT)
     again = Envelope.wrap(event, "booking", causation_id=None)
-    await handlers.created_booking(event, new_uow().handling(again, "manager"), auto_approve=True)
+    await handlers.created_booking(
+        event, new_uow().handling(again, "manager"), auto_approve=True, timeout=TIMEOUT
+    )
     assert await count_rows(engine, messaging.inbox, event_id=again.event_id) == 1
     assert await count_rows(engine, messaging.outbox, booking_id=event.booking_id) == 0
     async with new_uow() as uow:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 import pytest
 
@@ -32,6 +33,12 @@ class FakeApprovalRepository(AbstractApprovalRepository):
 
     async def save(self, approval: Approval) -> None:
         self.rows[approval.booking_id] = approval
+
+    async def due(self, now: datetime, limit: int) -> list[Approval]:
+        due = [a for a in self.rows.values() if a.is_due(now)][:limit]
+        for approval in due:
+            self._uow.track(approval)
+        return due
 
     async def find(
         self, where: ApprovalFilter, limit: int, offset: int

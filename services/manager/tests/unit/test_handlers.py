@@ -1,4 +1,5 @@
 import uuid
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -10,6 +11,8 @@ from manager.service_layer.unit_of_work import ApprovalFilter
 from sagakit.errors import Conflict, NotFound
 from sagakit.events import CreatedBooking, Envelope, EventType
 from sagakit.uow import AlreadyProcessed
+
+TIMEOUT = timedelta(days=1)
 
 
 def created(customer_id: str = "alice") -> CreatedBooking:
@@ -24,7 +27,7 @@ def delivered(event: CreatedBooking) -> Envelope:
 
 async def receive(uow, event: CreatedBooking, *, auto_approve: bool) -> Envelope:
     envelope = delivered(event)
-    handle = handlers.event_handlers(auto_approve)[EventType.CREATED_BOOKING_EVENT]
+    handle = handlers.event_handlers(auto_approve, TIMEOUT)[EventType.CREATED_BOOKING_EVENT]
     await handle(event, uow.handling(envelope, "manager"))
     return envelope
 
@@ -56,9 +59,13 @@ async def test_manual_mode_leaves_a_new_booking_pending_without_an_event(uow) ->
 async def test_the_same_created_event_twice_is_handled_once(uow) -> None:
     event = created()
     envelope = delivered(event)
-    await handlers.created_booking(event, uow.handling(envelope, "manager"), auto_approve=True)
+    await handlers.created_booking(
+        event, uow.handling(envelope, "manager"), auto_approve=True, timeout=TIMEOUT
+    )
     with pytest.raises(AlreadyProcessed):
-        await handlers.created_booking(event, uow.handling(envelope, "manager"), auto_approve=True)
+        await handlers.created_booking(
+            event, uow.handling(envelope, "manager"), auto_approve=True, timeout=TIMEOUT
+        )
     assert uow.event_types() == ["APPROVED_BOOKING_EVENT"]
 
 

@@ -1,4 +1,5 @@
 import uuid
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -73,3 +74,40 @@ def test_approving_a_rejected_booking_is_a_conflict() -> None:
         approval.approve()
     assert approval.status is ApprovalStatus.REJECTED
     assert len(approval.events) == 1
+
+
+def test_an_approval_without_a_timeout_never_falls_due() -> None:
+    approval = new_approval()
+    assert approval.expires_at is None
+    assert not approval.time_out(datetime.now(UTC) + timedelta(days=365))
+
+
+def test_an_undecided_approval_times_out_into_a_rejection() -> None:
+    approval = Approval.request(uuid.uuid4(), "alice", "Room", Decimal("1.00"), timedelta(hours=1))
+    assert approval.expires_at is not None
+    assert not approval.time_out(approval.expires_at - timedelta(seconds=1))
+    assert approval.time_out(approval.expires_at)
+    assert approval.status is ApprovalStatus.REJECTED and approval.timed_out
+    assert approval.reason == "approval timed out"
+    [event] = approval.events
+    assert isinstance(event, RejectedBooking) and event.reason == "approval timed out"
+    assert not approval.time_out(approval.expires_at + timedelta(hours=1))  # once
+
+
+def test_a_decision_after_the_time_out_is_a_conflict() -> None:
+    approval = Approval.request(uuid.uuid4(), "alice", "Room", Decimal("1.00"), timedelta(hours=1))
+    assert approval.expires_at is not None
+    approval.time_out(approval.expires_at)
+    with pytest.raises(Conflict, match="timed out"):
+        approval.approve()
+    with pytest.raises(Conflict, match="timed out"):
+        approval.reject("full")
+    assert len(approval.events) == 1
+
+
+def test_a_decided_approval_never_times_out() -> None:
+    approval = Approval.request(uuid.uuid4(), "alice", "Room", Decimal("1.00"), timedelta(hours=1))
+    approval.approve()
+    assert approval.expires_at is not None
+    assert not approval.time_out(approval.expires_at + timedelta(hours=1))
+    assert approval.status is ApprovalStatus.APPROVED

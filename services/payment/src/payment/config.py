@@ -1,5 +1,7 @@
 """Payment settings, read from the environment."""
 
+from pydantic import Field
+
 from sagakit.settings import ServiceSettings
 
 
@@ -8,3 +10,8 @@ class Settings(ServiceSettings):
 
     service_name: str = "payment"
     port: int = 8004
+    payment_timeout_seconds: float = Field(
+        default=900.0,
+        gt=0,
+        description="How long a payment request waits for the customer; then it expires.",
+    )

@@ -5,8 +5,9 @@ from decimal import Decimal
 from redis.asyncio import Redis
 
 from payment.config import Settings
+from payment.entrypoints.app import create_app
 from sagakit.events import BilledBooking, Envelope, EventType
-from sagakit.testing import eventually, read_envelopes, xadd_envelope
+from sagakit.testing import app_client, eventually, read_envelopes, running_app, xadd_envelope
 
 
 def customer_id() -> str:
@@ -182,7 +183,7 @@ async def test_health_and_readiness(client) -> None:
         "checks": {
             "database": "ok",
             "redis": "ok",
-            "schema": "current: database at 0003, code at 0003",
+            "schema": "current: database at 0004, code at 0004",
         },
     }
     spec = (await client.get("/asyncapi.json")).text
@@ -227,3 +228,37 @@ async def test_a_long_poll_that_times_out_answers_with_what_there_is(client) -> 
         invalid = await client.get(missing, params=bad)
         assert invalid.status_code == 422
         assert invalid.json()["detail"][0]["loc"][:2] in (["query", "wait"], ["query", "wait_for"])
+
+
+async def test_an_unpaid_payment_expires_and_a_late_payment_is_refused(
+    bearer, redis: Redis, settings: Settings
+) -> None:
+    # This service's deadline is one second, swept often.
+    short = settings.model_copy(
+        update={"payment_timeout_seconds": 1.0, "deadline_sweep_seconds": 0.2}
+    )
+    alice, app = customer_id(), create_app(short)
+    async with (
+        running_app(app, bearer("operator", "admin")) as client,
+        app_client(app, bearer(alice, "customer")) as as_alice,
+    ):
+        await client.put(f"/customers/{alice}/credit", json={"amount": "200"})
+        booking_id = await send_bill(redis, short, alice, "120")
+        opened = await wait_for_payment(client, booking_id)
+        assert opened["status"] == "awaiting_payment" and opened["expires_at"] is not None
+
+        async def expired() -> bool:
+            found = await published(redis, short, EventType.PAYMENT_EXPIRED_EVENT, booking_id)
+            return bool(found)
+
+        assert await eventually(expired)
+        [envelope] = await published(redis, short, EventType.PAYMENT_EXPIRED_EVENT, booking_id)
+        assert envelope.payload["reason"] == "payment timed out"
+        assert envelope.payload["customer_id"] == alice and envelope.payload["amount"] == "120.00"
+        shown = (await client.get(f"/payments/{booking_id}")).json()
+        assert shown["status"] == "expired" and shown["amount_due"] == "0.00"
+        late = await as_alice.post("/payments", json={"booking_id": str(booking_id)})
+        assert late.status_code == 409
+        assert "expired" in late.json()["detail"] and "nothing was charged" in late.json()["detail"]
+        assert (await client.get(f"/customers/{alice}")).json()["credit"] == "200.00"
+        assert await published(redis, short, EventType.PAID_BOOKING_EVENT, booking_id) == []

@@ -2,6 +2,7 @@
 
 import asyncio
 import uuid
+from datetime import timedelta
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -13,6 +14,8 @@ from payment.domain.model import PaymentStatus
 from payment.service_layer import handlers
 from sagakit.events import BilledBooking, Envelope
 
+TIMEOUT = timedelta(minutes=15)
+
 
 async def open_payment(new_uow, customer_id: str, amount: str) -> uuid.UUID:
     event = BilledBooking(
@@ -23,7 +26,7 @@ async def open_payment(new_uow, customer_id: str, amount: str) -> uuid.UUID:
         amount=Decimal(amount),
     )
     envelope = Envelope.wrap(event, "billing", causation_id=None)
-    await handlers.billed_booking(event, new_uow().handling(envelope, "payment"))
+    await handlers.billed_booking(event, new_uow().handling(envelope, "payment"), timeout=TIMEOUT)
     return event.booking_id
 
 

@@ -1,4 +1,5 @@
 import uuid
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -13,6 +14,8 @@ from sagakit.events import BilledBooking, Envelope
 from sagakit.testing import DATABASE_PREFIX, check_migrations, count_rows
 from sagakit.uow import AlreadyProcessed
 
+TIMEOUT = timedelta(minutes=15)
+
 
 def bill(customer_id: str, amount: str = "30.00") -> BilledBooking:
     return BilledBooking(
@@ -26,7 +29,7 @@ def bill(customer_id: str, amount: str = "30.00") -> BilledBooking:
 
 async def open_payment(new_uow, event: BilledBooking) -> Envelope:
     envelope = Envelope.wrap(event, "billing", causation_id=None)
-    await handlers.billed_booking(event, new_uow().handling(envelope, "payment"))
+    await handlers.billed_booking(event, new_uow().handling(envelope, "payment"), timeout=TIMEOUT)
     return envelope
 
 
@@ -61,7 +64,9 @@ async def test_a_paid_payment_and_its_event_commit_together(engine, new_uow) -> 
 
 
 async def test_a_failed_transaction_leaves_neither_state_nor_event(engine, new_uow) -> None:
-    payment = Payment.open(uuid.uuid4(), uuid.uuid4(), customer_id(), "Room", Decimal("5.00"))
+    payment = Payment.open(
+        uuid.uuid4(), uuid.uuid4(), customer_id(), "Room", Decimal("5.00"), timedelta(minutes=15)
+    )
     payment.settle(None)
     with pytest.raises(RuntimeError):
         async with new_uow() as uow:
@@ -75,7 +80,9 @@ async def test_a_bill_delivered_twice_opens_one_payment(engine, new_uow) -> None
     event = bill(customer_id())
     envelope = await open_payment(new_uow, event)
     with pytest.raises(AlreadyProcessed):
-        await handlers.billed_booking(event, new_uow().handling(envelope, "payment"))
+        await handlers.billed_booking(
+            event, new_uow().handling(envelope, "payment"), timeout=TIMEOUT
+        )
     assert await count_rows(engine, messaging.inbox, event_id=envelope.event_id) == 1
     assert await count_rows(engine, payments, booking_id=event.booking_id) == 1
     assert await count_rows(engine, messaging.outbox, booking_id=event.booking_id) == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 import pytest
 
@@ -49,6 +50,12 @@ class FakePaymentRepository(AbstractPaymentRepository):
 
     async def save(self, payment: Payment) -> None:
         self.rows[payment.booking_id] = payment
+
+    async def due(self, now: datetime, limit: int) -> list[Payment]:
+        due = [p for p in self.rows.values() if p.is_due(now)][:limit]
+        for payment in due:
+            self._uow.track(payment)
+        return due
 
     async def find(
         self, where: PaymentFilter, limit: int, offset: int

@@ -1,4 +1,5 @@
 import uuid
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -11,6 +12,8 @@ from payment.service_layer.unit_of_work import PaymentFilter
 from sagakit.errors import Conflict, NotFound
 from sagakit.events import BilledBooking, Envelope
 from sagakit.uow import AlreadyProcessed
+
+TIMEOUT = timedelta(minutes=15)
 
 
 def bill(amount: str = "120.00", customer_id: str = "alice") -> BilledBooking:
@@ -25,7 +28,7 @@ def bill(amount: str = "120.00", customer_id: str = "alice") -> BilledBooking:
 
 async def billed(uow, event: BilledBooking) -> Envelope:
     envelope = Envelope.wrap(event, "billing", causation_id=None)
-    await handlers.billed_booking(event, uow.handling(envelope, "payment"))
+    await handlers.billed_booking(event, uow.handling(envelope, "payment"), timeout=TIMEOUT)
     return envelope
 
 
@@ -41,9 +44,9 @@ async def test_a_bill_opens_a_payment_request_without_publishing(uow) -> None:
 async def test_the_same_bill_envelope_twice_is_handled_once(uow) -> None:
     event = bill()
     envelope = Envelope.wrap(event, "billing", causation_id=None)
-    await handlers.billed_booking(event, uow.handling(envelope, "payment"))
+    await handlers.billed_booking(event, uow.handling(envelope, "payment"), timeout=TIMEOUT)
     with pytest.raises(AlreadyProcessed):
-        await handlers.billed_booking(event, uow.handling(envelope, "payment"))
+        await handlers.billed_booking(event, uow.handling(envelope, "payment"), timeout=TIMEOUT)
     assert uow.commits == 1
 
 

@@ -1,11 +1,11 @@
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 
 from payment.domain.model import Customer, Payment, PaymentStatus
-from sagakit.events import InsufficientFund, PaidBooking
+from sagakit.events import InsufficientFund, PaidBooking, PaymentExpired
 
 
 def customer(credit: str, customer_id: str = "alice") -> Customer:
@@ -13,7 +13,9 @@ def customer(credit: str, customer_id: str = "alice") -> Customer:
 
 
 def new_payment(amount: str = "120.00") -> Payment:
-    return Payment.open(uuid.uuid4(), uuid.uuid4(), "alice", "Room 101", Decimal(amount))
+    return Payment.open(
+        uuid.uuid4(), uuid.uuid4(), "alice", "Room 101", Decimal(amount), timedelta(minutes=15)
+    )
 
 
 def test_an_open_payment_awaits_the_whole_amount_and_raises_nothing() -> None:
@@ -104,3 +106,44 @@ def test_a_debit_never_takes_the_credit_below_zero() -> None:
     with pytest.raises(ValueError, match="cannot debit"):
         alice.debit(Decimal("10.01"))
     assert alice.credit == Decimal("10.00")
+
+
+def test_a_payment_is_due_only_while_awaiting_and_past_its_deadline() -> None:
+    payment = new_payment()
+    assert payment.expires_at is not None
+    assert payment.expires_at - payment.created_at == timedelta(minutes=15)
+    assert not payment.is_due(payment.expires_at - timedelta(seconds=1))
+    assert payment.is_due(payment.expires_at)
+    assert not payment.expire(payment.expires_at - timedelta(seconds=1))
+    assert payment.events == []
+
+
+def test_an_unpaid_payment_past_its_deadline_expires_once_and_says_so() -> None:
+    payment = new_payment()
+    assert payment.expires_at is not None
+    later = payment.expires_at + timedelta(seconds=5)
+    assert payment.expire(later)
+    assert payment.status is PaymentStatus.EXPIRED and payment.status.is_settled
+    assert payment.amount_due == Decimal("0.00") and payment.settled_at == later
+    [event] = payment.events
+    assert isinstance(event, PaymentExpired)
+    assert event.expired_at == payment.expires_at and event.reason == "payment timed out"
+    assert event.amount == Decimal("120.00") and event.customer_id == "alice"
+    assert not payment.expire(later)  # once
+    assert not payment.settle(customer("500.00"), later)  # and never paid after
+
+
+def test_a_paid_payment_never_expires() -> None:
+    payment, alice = new_payment(), customer("200.00")
+    assert payment.settle(alice)
+    assert payment.expires_at is not None
+    assert not payment.expire(payment.expires_at + timedelta(hours=1))
+    assert payment.status is PaymentStatus.PAID and len(payment.events) == 1
+
+
+def test_a_payment_past_its_deadline_refuses_to_be_charged() -> None:
+    payment, alice = new_payment(), customer("200.00")
+    assert payment.expires_at is not None
+    with pytest.raises(ValueError, match="deadline"):
+        payment.settle(alice, payment.expires_at)
+    assert alice.credit == Decimal("200.00") and payment.events == []

@@ -25,7 +25,7 @@ class Role:
 
 
 CHOREOGRAPHY: Mapping[str, Role] = {
-    # booking also journals every event of its sagas (the timeline), so it hears all seven.
+    # booking also journals every event of its sagas (the timeline), so it hears all eight.
     "booking": Role(frozenset({E.CREATED_BOOKING_EVENT}), frozenset(E)),
     "manager": Role(
         frozenset({E.APPROVED_BOOKING_EVENT, E.REJECTED_BOOKING_EVENT}),
@@ -33,10 +33,17 @@ CHOREOGRAPHY: Mapping[str, Role] = {
     ),
     "billing": Role(
         frozenset({E.BILLED_BOOKING_EVENT}),
-        frozenset({E.APPROVED_BOOKING_EVENT, E.PAID_BOOKING_EVENT, E.INSUFFICIENT_FUND_EVENT}),
+        frozenset(
+            {
+                E.APPROVED_BOOKING_EVENT,
+                E.PAID_BOOKING_EVENT,
+                E.INSUFFICIENT_FUND_EVENT,
+                E.PAYMENT_EXPIRED_EVENT,
+            }
+        ),
     ),
     "payment": Role(
-        frozenset({E.PAID_BOOKING_EVENT, E.INSUFFICIENT_FUND_EVENT}),
+        frozenset({E.PAID_BOOKING_EVENT, E.INSUFFICIENT_FUND_EVENT, E.PAYMENT_EXPIRED_EVENT}),
         frozenset({E.BILLED_BOOKING_EVENT}),
     ),
     "invoice": Role(frozenset({E.INVOICE_GENERATED_EVENT}), frozenset({E.PAID_BOOKING_EVENT})),

@@ -34,6 +34,7 @@ class EventType(StrEnum):
     PAID_BOOKING_EVENT = "PAID_BOOKING_EVENT"
     INSUFFICIENT_FUND_EVENT = "INSUFFICIENT_FUND_EVENT"
     INVOICE_GENERATED_EVENT = "INVOICE_GENERATED_EVENT"
+    PAYMENT_EXPIRED_EVENT = "PAYMENT_EXPIRED_EVENT"
 
 
 class SagaEvent(BaseModel):
@@ -104,6 +105,16 @@ class InsufficientFund(SagaEvent):
     available_credit: Money
 
 
+class PaymentExpired(SagaEvent):
+    """Nobody paid the bill before its deadline: compensate, nothing was charged."""
+
+    event_type = EventType.PAYMENT_EXPIRED_EVENT
+    customer_id: str
+    amount: Money
+    expired_at: datetime
+    reason: str
+
+
 class InvoiceGenerated(SagaEvent):
     """The invoice exists; the booking is complete."""
 
@@ -123,6 +134,7 @@ EVENT_MODELS: dict[EventType, type[SagaEvent]] = {
         PaidBooking,
         InsufficientFund,
         InvoiceGenerated,
+        PaymentExpired,
     )
 }
 

@@ -76,9 +76,14 @@ RETENTION_DELETED = Counter(
     "Rows the retention job deleted because they were older than their retention.",
     ["service", "table"],
 )
+DEADLINES_FIRED = Counter(
+    "saga_deadlines_fired",
+    "Deadlines that fell due and fired (a payment expired, an approval timed out).",
+    ["service", "deadline"],
+)
 SAGA_OUTCOMES = Counter(
     "booking_saga_outcomes",
-    "Sagas that ended, by outcome: reserved, failed or rejected.",
+    "Sagas that ended, by outcome: reserved, failed, rejected or expired.",
     ["service", "outcome"],
 )
 SAGA_DURATION = Histogram(

@@ -1,4 +1,5 @@
-"""A service's moving parts and their lifecycle: engine, Redis, broker, consumers, relay.
+"""A service's moving parts and their lifecycle: engine, Redis, broker, consumers, relay,
+and the background loops (retention, deadline sweeps).
 
 Nothing here runs at import time. A service's `bootstrap.py` describes itself
 with a `ServiceSpec` (sagakit.spec); the web app creates a `ServiceRuntime` from it in its
@@ -25,7 +26,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from sagakit import db, housekeeping, metrics, monitoring, retention, telemetry
+from sagakit import db, deadlines, housekeeping, metrics, monitoring, retention, telemetry
 from sagakit.authenticity import Authenticity
 from sagakit.changes import ChangeFeed
 from sagakit.choreography import OWNERS
@@ -96,6 +97,7 @@ class ServiceRuntime:
         self._sampler_task: asyncio.Task[None] | None = None
         self._retention_task: asyncio.Task[None] | None = None
         self._housekeeping_task: asyncio.Task[None] | None = None
+        self._deadline_task: asyncio.Task[None] | None = None
         self._gate_task: asyncio.Task[None] | None = None
         self._shutdown_began: float | None = None
         self._consuming = False
@@ -151,6 +153,17 @@ class ServiceRuntime:
         self.relay.start()
         self._retention_task = asyncio.create_task(self._purge(), name="retention")
         self._housekeeping_task = asyncio.create_task(self._housekeep(), name="housekeeping")
+        if self.spec.deadlines:
+            self._deadline_task = asyncio.create_task(self._sweep(), name="deadlines")
+
+    def _sweep(self) -> Coroutine[Any, Any, None]:
+        return deadlines.sweep_forever(
+            self.spec.deadlines,
+            self.new_uow,
+            self.spec.name,
+            self.settings.deadline_sweep_seconds,
+            self.settings.deadline_batch_size,
+        )
 
     def _housekeep(self) -> Coroutine[Any, Any, None]:
         settings = self.settings
@@ -217,6 +230,7 @@ class ServiceRuntime:
         await cancel(self._sampler_task)
         await cancel(self._retention_task)
         await cancel(self._housekeeping_task)
+        await cancel(self._deadline_task)  # before the last drain: what it fired leaves now
         if self._consuming:
             with _phase("event consumers stopped"):
                 handed = await self.bus.stop_consuming()

@@ -143,6 +143,13 @@ class ServiceSettings(BaseSettings):
         default=3600.0, gt=0, description="How often old rows are looked for."
     )
     retention_batch_size: int = Field(default=1000, ge=1, description="Rows deleted per statement.")
+    # Deadlines (sagakit.deadlines, docs/reliability.md "Deadlines").
+    deadline_sweep_seconds: float = Field(
+        default=5.0, gt=0, description="How often each replica fires the deadlines that fell due."
+    )
+    deadline_batch_size: int = Field(
+        default=100, ge=1, description="Deadlines fired per transaction."
+    )
     idempotency_retention_hours: int = Field(
         default=24, ge=0, description="Idempotency keys older than this are deleted; 0 keeps them."
     )

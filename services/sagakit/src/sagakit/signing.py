@@ -3,7 +3,7 @@
 The signature covers the exact bytes of the envelope as published (the `data` of the
 message) and travels in the `saga-signature` header as `<key id>:<base64url signature>`.
 Ed25519 rather than an HMAC: a verifier holds only public keys, so a service that
-hears an event (booking hears all seven) cannot forge it, and neither can the operator
+hears an event (booking hears all eight) cannot forge it, and neither can the operator
 who re-verifies dead letters (docs/security.md says more).
 
 Settings (docs/configuration.md):

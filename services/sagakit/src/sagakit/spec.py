@@ -10,6 +10,7 @@ from typing import Any, Protocol
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from sagakit.deadlines import Deadline
 from sagakit.events import EventType
 from sagakit.monitoring import Sampler
 from sagakit.retention import Expiry
@@ -49,3 +50,5 @@ class ServiceSpec:
     # The keys of idempotent commands (sagakit.tables.idempotency_table), if its API
     # takes any; they expire after IDEMPOTENCY_RETENTION_HOURS.
     idempotency_keys: Table | None = None
+    # What the service's sagas must not wait for forever (sagakit.deadlines).
+    deadlines: tuple[Deadline, ...] = ()

@@ -49,6 +49,7 @@ EVENT_DESCRIPTIONS: dict[EventType, str] = {
     EventType.PAID_BOOKING_EVENT: "The customer paid; invoice generates the invoice.",
     EventType.INSUFFICIENT_FUND_EVENT: "Not enough credit; booking and bill become failed.",
     EventType.INVOICE_GENERATED_EVENT: "Invoice generated; the booking becomes reserved.",
+    EventType.PAYMENT_EXPIRED_EVENT: "Not paid in time; booking expired, bill cancelled.",
 }
 
 

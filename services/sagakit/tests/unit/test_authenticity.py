@@ -47,6 +47,7 @@ def test_the_owner_table_is_the_choreography() -> None:
         EventType.PAID_BOOKING_EVENT: "payment",
         EventType.INSUFFICIENT_FUND_EVENT: "payment",
         EventType.INVOICE_GENERATED_EVENT: "invoice",
+        EventType.PAYMENT_EXPIRED_EVENT: "payment",
     }
     assert producers_heard_by("invoice") == ["payment"]
     assert producers_heard_by("booking") == sorted(CHOREOGRAPHY)

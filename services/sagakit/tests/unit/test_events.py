@@ -31,6 +31,7 @@ def test_every_event_type_of_the_contract_has_a_payload_model() -> None:
         "PAID_BOOKING_EVENT",
         "INSUFFICIENT_FUND_EVENT",
         "INVOICE_GENERATED_EVENT",
+        "PAYMENT_EXPIRED_EVENT",
     }
 
 

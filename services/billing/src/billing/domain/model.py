@@ -18,10 +18,11 @@ class BillStatus(StrEnum):
     PENDING = "pending"
     PAID = "paid"
     FAILED = "failed"
+    CANCELLED = "cancelled"
 
     @property
     def is_final(self) -> bool:
-        """Paid and failed never change again."""
+        """Paid, failed and cancelled never change again."""
         return self is not BillStatus.PENDING
 
 
@@ -74,6 +75,10 @@ class Bill(Aggregate):
     def fail(self, reason: str) -> bool:
         """Compensation: the customer could not pay."""
         return self._move(BillStatus.FAILED, reason)
+
+    def cancel(self, reason: str) -> bool:
+        """Compensation: nobody paid before the payment's deadline; nothing is owed."""
+        return self._move(BillStatus.CANCELLED, reason)
 
     def _move(self, target: BillStatus, reason: str | None = None) -> bool:
         # A stale, repeated or out-of-order event never reopens a settled bill:

@@ -8,7 +8,13 @@ from collections.abc import Callable
 from billing.domain.model import Bill
 from billing.service_layer.unit_of_work import BillingUnitOfWork
 from sagakit.errors import NotFound
-from sagakit.events import ApprovedBooking, EventType, InsufficientFund, PaidBooking
+from sagakit.events import (
+    ApprovedBooking,
+    EventType,
+    InsufficientFund,
+    PaidBooking,
+    PaymentExpired,
+)
 from sagakit.uow import Handler
 
 
@@ -35,6 +41,11 @@ async def insufficient_fund(event: InsufficientFund, uow: BillingUnitOfWork) -> 
     await _transition(uow, event.booking_id, lambda bill: bill.fail(reason))
 
 
+async def payment_expired(event: PaymentExpired, uow: BillingUnitOfWork) -> None:
+    """PAYMENT_EXPIRED_EVENT: compensation, the bill ends cancelled."""
+    await _transition(uow, event.booking_id, lambda bill: bill.cancel(event.reason))
+
+
 async def _transition(
     uow: BillingUnitOfWork, booking_id: uuid.UUID, change: Callable[[Bill], bool]
 ) -> None:
@@ -51,4 +62,5 @@ EVENT_HANDLERS: dict[EventType, Handler] = {
     EventType.APPROVED_BOOKING_EVENT: approved_booking,
     EventType.PAID_BOOKING_EVENT: paid_booking,
     EventType.INSUFFICIENT_FUND_EVENT: insufficient_fund,
+    EventType.PAYMENT_EXPIRED_EVENT: payment_expired,
 }

@@ -20,10 +20,11 @@ class BookingStatus(StrEnum):
     RESERVED = "reserved"
     REJECTED = "rejected"
     FAILED = "failed"
+    EXPIRED = "expired"
 
     @property
     def is_final(self) -> bool:
-        """Reserved, rejected and failed never change again."""
+        """Reserved, rejected, failed and expired never change again."""
         return _RANK[self] == _FINAL
 
 
@@ -34,6 +35,7 @@ _RANK = {
     BookingStatus.RESERVED: _FINAL,
     BookingStatus.REJECTED: _FINAL,
     BookingStatus.FAILED: _FINAL,
+    BookingStatus.EXPIRED: _FINAL,
 }
 
 
@@ -85,6 +87,10 @@ class Booking(Aggregate):
     def fail(self, reason: str) -> bool:
         """Compensation: the customer could not pay."""
         return self._move(BookingStatus.FAILED, reason)
+
+    def expire(self, reason: str) -> bool:
+        """Compensation: nobody paid before the payment's deadline."""
+        return self._move(BookingStatus.EXPIRED, reason)
 
     def _move(self, target: BookingStatus, reason: str | None = None) -> bool:
         # A stale or out-of-order event never moves a booking backwards:

@@ -67,6 +67,7 @@ _PROGRESS = {
     E.BILLED_BOOKING_EVENT: 3,
     E.PAID_BOOKING_EVENT: 4,
     E.INSUFFICIENT_FUND_EVENT: 4,
+    E.PAYMENT_EXPIRED_EVENT: 4,
     E.INVOICE_GENERATED_EVENT: 5,
 }
 _NEXT: dict[EventType | None, Expected] = {
@@ -74,15 +75,16 @@ _NEXT: dict[EventType | None, Expected] = {
     E.CREATED_BOOKING_EVENT: Expected(
         (E.APPROVED_BOOKING_EVENT, E.REJECTED_BOOKING_EVENT),
         "manager",
-        "waiting for the manager (automatic unless AUTO_APPROVE=false)",
+        "waiting for the manager (automatic unless AUTO_APPROVE=false; "
+        "then at most APPROVAL_TIMEOUT_SECONDS)",
     ),
     E.APPROVED_BOOKING_EVENT: Expected(
         (E.BILLED_BOOKING_EVENT,), "billing", "billing issues the bill"
     ),
     E.BILLED_BOOKING_EVENT: Expected(
-        (E.PAID_BOOKING_EVENT, E.INSUFFICIENT_FUND_EVENT),
+        (E.PAID_BOOKING_EVENT, E.INSUFFICIENT_FUND_EVENT, E.PAYMENT_EXPIRED_EVENT),
         "payment",
-        "waiting for the customer's payment",
+        "waiting for the customer's payment, at most PAYMENT_TIMEOUT_SECONDS",
     ),
     E.PAID_BOOKING_EVENT: Expected(
         (E.INVOICE_GENERATED_EVENT,), "invoice", "invoice generates the invoice"
@@ -101,7 +103,7 @@ class Timeline:
 
     @property
     def finished(self) -> bool:
-        """The booking reached reserved, rejected or failed."""
+        """The booking reached reserved, rejected, failed or expired."""
         return self.booking.status.is_final
 
     @property

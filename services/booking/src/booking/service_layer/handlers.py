@@ -17,6 +17,7 @@ from sagakit.events import (
     InsufficientFund,
     InvoiceGenerated,
     PaidBooking,
+    PaymentExpired,
     RejectedBooking,
 )
 from sagakit.uow import Handler
@@ -50,6 +51,11 @@ async def insufficient_fund(event: InsufficientFund, uow: BookingUnitOfWork) -> 
     """INSUFFICIENT_FUND_EVENT: compensation, the saga ends failed."""
     reason = f"insufficient funds: {event.available_credit} available, {event.amount} due"
     await _transition(uow, event.booking_id, lambda booking: booking.fail(reason))
+
+
+async def payment_expired(event: PaymentExpired, uow: BookingUnitOfWork) -> None:
+    """PAYMENT_EXPIRED_EVENT: compensation, the saga ends expired (`payment timed out`)."""
+    await _transition(uow, event.booking_id, lambda booking: booking.expire(event.reason))
 
 
 async def created_booking(event: CreatedBooking, uow: BookingUnitOfWork) -> None:
@@ -92,5 +98,6 @@ EVENT_HANDLERS: dict[EventType, Handler] = {
     EventType.PAID_BOOKING_EVENT: paid_booking,
     EventType.INSUFFICIENT_FUND_EVENT: insufficient_fund,
     EventType.INVOICE_GENERATED_EVENT: invoice_generated,
+    EventType.PAYMENT_EXPIRED_EVENT: payment_expired,
 }
 """Every saga event: those that change nothing here are still journaled for the timeline."""

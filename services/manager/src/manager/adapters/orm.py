@@ -1,6 +1,17 @@
 """The manager database schema (SQLAlchemy Core tables; migrations must match)."""
 
-from sqlalchemy import Column, DateTime, Index, MetaData, Numeric, String, Table, Text, Uuid
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Index,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+    Uuid,
+    text,
+)
 
 from sagakit.tables import idempotency_table, messaging_tables, saga_context_column
 
@@ -19,7 +30,14 @@ approvals = Table(
     Column("reason", Text, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("decided_at", DateTime(timezone=True), nullable=True),
+    Column("expires_at", DateTime(timezone=True), nullable=True, comment="the approval deadline"),
     saga_context_column(),
     Index("ix_approvals_customer_id", "customer_id"),
     Index("ix_approvals_status", "status"),
+    # The deadline sweep's index: only the approvals still pending, by due time.
+    Index(
+        "ix_approvals_pending_expires_at",
+        "expires_at",
+        postgresql_where=text("status = 'pending'"),
+    ),
 )

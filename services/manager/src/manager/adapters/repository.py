@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
@@ -48,6 +49,23 @@ class SqlApprovalRepository(AbstractApprovalRepository):
         )
         self._track(approval)
 
+    async def due(self, now: datetime, limit: int) -> list[Approval]:
+        query = (
+            select(approvals)
+            .where(
+                approvals.c.status == ApprovalStatus.PENDING.value,
+                approvals.c.expires_at <= now,
+            )
+            .order_by(approvals.c.expires_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        rows = (await self._conn.execute(query)).mappings().all()
+        due = [_approval(row) for row in rows]
+        for approval in due:
+            self._track(approval)
+        return due
+
     async def find(
         self, where: ApprovalFilter, limit: int, offset: int
     ) -> tuple[list[Approval], int]:
@@ -73,6 +91,7 @@ def _row(approval: Approval) -> dict[str, Any]:
         "reason": approval.reason,
         "created_at": approval.created_at,
         "decided_at": approval.decided_at,
+        "expires_at": approval.expires_at,
         "saga_context": approval.saga_context,
     }
 

@@ -17,6 +17,8 @@ With `AUTO_APPROVE=true` (the default) every booking is approved as soon as it
 arrives. With `AUTO_APPROVE=false` approvals wait for a person, who lists them
 with `GET /approvals?status=pending` and decides with
 `POST /approvals/{booking_id}/approve` or `POST /approvals/{booking_id}/reject`.
+An approval nobody decides within `APPROVAL_TIMEOUT_SECONDS` (its `expires_at`)
+is rejected with the reason `approval timed out`; a decision after that is a `409`.
 
 Listens to `CREATED_BOOKING_EVENT`; publishes `APPROVED_BOOKING_EVENT` and
 `REJECTED_BOOKING_EVENT`. Events are documented at `/asyncapi`.

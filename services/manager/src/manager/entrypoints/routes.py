@@ -21,7 +21,7 @@ UowDep = Annotated[ManagerUnitOfWork, Depends(unit_of_work)]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: problem("No approval for this booking")}
 DECIDED: dict[int | str, dict[str, Any]] = {
     **NOT_FOUND,
-    409: problem("The booking was already decided the other way"),
+    409: problem("The booking was already decided the other way, or its approval timed out"),
     **replayable(200, "The decision, as it stands (or, replayed, as it was answered)"),
 }
 

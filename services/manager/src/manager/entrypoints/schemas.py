@@ -35,6 +35,9 @@ class ApprovalPublic(BaseModel):
     reason: str | None
     created_at: datetime
     decided_at: datetime | None
+    expires_at: datetime | None = Field(
+        description="The deadline: still pending then, it is rejected (approval timed out)."
+    )
 
     @classmethod
     def of(cls, approval: Approval) -> ApprovalPublic:
@@ -48,4 +51,5 @@ class ApprovalPublic(BaseModel):
             reason=approval.reason,
             created_at=approval.created_at,
             decided_at=approval.decided_at,
+            expires_at=approval.expires_at,
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from functools import partial
 
 from manager.domain.commands import ApproveBooking, RejectBooking
@@ -15,13 +16,17 @@ from sagakit.uow import Handler
 
 
 async def created_booking(
-    event: CreatedBooking, uow: ManagerUnitOfWork, *, auto_approve: bool
+    event: CreatedBooking, uow: ManagerUnitOfWork, *, auto_approve: bool, timeout: timedelta
 ) -> None:
-    """CREATED_BOOKING_EVENT: a pending approval, approved at once when auto-approval is on."""
+    """CREATED_BOOKING_EVENT: a pending approval due within `timeout`, or approved at once."""
     async with uow:
         if await uow.approvals.get(event.booking_id, for_update=True) is None:
             approval = Approval.request(
-                event.booking_id, event.customer_id, event.item, event.amount
+                event.booking_id,
+                event.customer_id,
+                event.item,
+                event.amount,
+                None if auto_approve else timeout,
             )
             if auto_approve:
                 approval.approve()
@@ -46,14 +51,30 @@ async def _decide(
         approval = await uow.approvals.get(booking_id, for_update=True)
         if approval is None:
             raise NotFound(f"no approval for booking {booking_id}")
-        if decide(approval):
+        if approval.time_out(datetime.now(UTC)):  # the sweep has not come by yet
+            await uow.approvals.save(approval)
+            await uow.commit()
+        if decide(approval):  # after a time-out: Conflict
             await uow.approvals.save(approval)
         await uow.commit()  # also when nothing changed: an idempotency key is stored
     return approval
 
 
-def event_handlers(auto_approve: bool) -> dict[EventType, Handler]:
-    """The events the manager subscribes to, with the auto-approval setting bound in."""
+async def reject_overdue_approvals(uow: ManagerUnitOfWork, now: datetime, limit: int) -> int:
+    """The deadline sweep: up to `limit` approvals pending past their deadline are rejected."""
+    async with uow:
+        due = await uow.approvals.due(now, limit)
+        for approval in due:
+            if approval.time_out(now):
+                await uow.approvals.save(approval)
+        await uow.commit()
+    return len(due)
+
+
+def event_handlers(auto_approve: bool, timeout: timedelta) -> dict[EventType, Handler]:
+    """The events the manager subscribes to, with the approval settings bound in."""
     return {
-        EventType.CREATED_BOOKING_EVENT: partial(created_booking, auto_approve=auto_approve),
+        EventType.CREATED_BOOKING_EVENT: partial(
+            created_booking, auto_approve=auto_approve, timeout=timeout
+        ),
     }

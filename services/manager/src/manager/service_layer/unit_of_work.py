@@ -5,6 +5,7 @@ from __future__ import annotations
 import abc
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from manager.domain.model import Approval, ApprovalStatus
 from sagakit.uow import AbstractUnitOfWork
@@ -29,6 +30,10 @@ class AbstractApprovalRepository(abc.ABC):
 
     @abc.abstractmethod
     async def save(self, approval: Approval) -> None: ...
+
+    @abc.abstractmethod
+    async def due(self, now: datetime, limit: int) -> list[Approval]:
+        """Up to `limit` approvals pending past their deadline, locked; others skip them."""
 
     @abc.abstractmethod
     async def find(

@@ -10,6 +10,7 @@ from sqlalchemy import (
     String,
     Table,
     Uuid,
+    text,
 )
 
 from sagakit.tables import idempotency_table, messaging_tables, saga_context_column
@@ -39,7 +40,14 @@ payments = Table(
     Column("status", String(24), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("settled_at", DateTime(timezone=True), nullable=True),
+    Column("expires_at", DateTime(timezone=True), nullable=True, comment="the payment deadline"),
     saga_context_column(),
     Index("ix_payments_customer_id", "customer_id"),
     Index("ix_payments_status", "status"),
+    # The deadline sweep's index: only the payments still awaiting, by due time.
+    Index(
+        "ix_payments_awaiting_expires_at",
+        "expires_at",
+        postgresql_where=text("status = 'awaiting_payment'"),
+    ),
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select, text, update
@@ -89,6 +90,23 @@ class SqlPaymentRepository(AbstractPaymentRepository):
         )
         self._track(payment)
 
+    async def due(self, now: datetime, limit: int) -> list[Payment]:
+        query = (
+            select(payments)
+            .where(
+                payments.c.status == PaymentStatus.AWAITING_PAYMENT.value,
+                payments.c.expires_at <= now,
+            )
+            .order_by(payments.c.expires_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        rows = (await self._conn.execute(query)).mappings().all()
+        due = [_payment(row) for row in rows]
+        for payment in due:
+            self._track(payment)
+        return due
+
     async def find(
         self, where: PaymentFilter, limit: int, offset: int
     ) -> tuple[list[Payment], int]:
@@ -114,6 +132,7 @@ def _row(payment: Payment) -> dict[str, Any]:
         "status": payment.status.value,
         "created_at": payment.created_at,
         "settled_at": payment.settled_at,
+        "expires_at": payment.expires_at,
         "saga_context": payment.saga_context,
     }
 

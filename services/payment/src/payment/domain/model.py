@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
 from sagakit.domain import Aggregate
-from sagakit.events import InsufficientFund, PaidBooking
+from sagakit.events import InsufficientFund, PaidBooking, PaymentExpired
 
 ZERO = Decimal("0.00")
+TIMED_OUT = "payment timed out"
 
 
 @dataclass(kw_only=True)
@@ -48,10 +49,11 @@ class PaymentStatus(StrEnum):
     AWAITING_PAYMENT = "awaiting_payment"
     PAID = "paid"
     INSUFFICIENT_FUNDS = "insufficient_funds"
+    EXPIRED = "expired"
 
     @property
     def is_settled(self) -> bool:
-        """Paid and insufficient funds never change again."""
+        """Paid, insufficient funds and expired never change again."""
         return self is not PaymentStatus.AWAITING_PAYMENT
 
 
@@ -67,12 +69,21 @@ class Payment(Aggregate):
     status: PaymentStatus
     created_at: datetime
     settled_at: datetime | None = None
+    # None: opened before payments had deadlines, and it never expires.
+    expires_at: datetime | None = None
 
     @classmethod
     def open(
-        cls, booking_id: uuid.UUID, bill_id: uuid.UUID, customer_id: str, item: str, amount: Decimal
+        cls,
+        booking_id: uuid.UUID,
+        bill_id: uuid.UUID,
+        customer_id: str,
+        item: str,
+        amount: Decimal,
+        timeout: timedelta,
     ) -> Payment:
-        """A payment request for a bill, awaiting the customer's payment (raises no event)."""
+        """A payment request for a bill, due within `timeout` (raises no event)."""
+        now = datetime.now(UTC)
         return cls(
             booking_id=booking_id,
             bill_id=bill_id,
@@ -80,7 +91,8 @@ class Payment(Aggregate):
             item=item,
             amount=amount,
             status=PaymentStatus.AWAITING_PAYMENT,
-            created_at=datetime.now(UTC),
+            created_at=now,
+            expires_at=now + timeout,
         )
 
     @property
@@ -88,14 +100,45 @@ class Payment(Aggregate):
         """What is still to pay: the amount while awaiting payment, then nothing."""
         return ZERO if self.status.is_settled else self.amount
 
-    def settle(self, customer: Customer | None) -> bool:
-        """Charge the customer or record insufficient funds; False if already settled."""
+    def is_due(self, now: datetime) -> bool:
+        """Still awaiting payment and past its deadline: it must expire, not be charged."""
+        return (
+            self.status is PaymentStatus.AWAITING_PAYMENT
+            and self.expires_at is not None
+            and now >= self.expires_at
+        )
+
+    def expire(self, now: datetime) -> bool:
+        """The deadline passed unpaid: expired, PAYMENT_EXPIRED_EVENT; False if not due."""
+        if not self.is_due(now) or self.expires_at is None:
+            return False
+        self.status = PaymentStatus.EXPIRED
+        self.settled_at = now
+        self.raise_event(
+            PaymentExpired(
+                booking_id=self.booking_id,
+                customer_id=self.customer_id,
+                amount=self.amount,
+                expired_at=self.expires_at,
+                reason=TIMED_OUT,
+            )
+        )
+        return True
+
+    def settle(self, customer: Customer | None, now: datetime | None = None) -> bool:
+        """Charge the customer or record insufficient funds; False if already settled.
+
+        Past the deadline it refuses (ValueError): a due payment must `expire` instead.
+        """
         # A settled payment never settles again: a repeated submission charges nothing.
         if self.status.is_settled:
             return False
+        now = now or datetime.now(UTC)
+        if self.is_due(now):
+            raise ValueError(f"payment of booking {self.booking_id} is past its deadline")
         if customer is not None and customer.customer_id != self.customer_id:
             raise ValueError(f"payment of {self.customer_id} settled with {customer.customer_id}")
-        self.settled_at = datetime.now(UTC)
+        self.settled_at = now
         if customer is not None and customer.credit >= self.amount:
             self._pay(customer, self.settled_at)
         else:

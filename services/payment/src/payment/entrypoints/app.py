@@ -23,6 +23,11 @@ published), otherwise `insufficient_funds` (the credit is untouched and
 the same outcome and never charges twice, even when the submissions race.
 Submitting before the bill has arrived answers `409 Conflict`: retry shortly.
 
+A payment request waits `PAYMENT_TIMEOUT_SECONDS` (its `expires_at`); unpaid by
+then it becomes `expired` (`PAYMENT_EXPIRED_EVENT`: the booking expires, the
+bill is cancelled), and a payment submitted later answers `409 Conflict` and
+charges nothing.
+
 Events are documented at `/asyncapi`.
 """
 

@@ -42,7 +42,10 @@ NO_PAYMENT: dict[int | str, dict[str, Any]] = {
 }
 NOT_BILLED: dict[int | str, dict[str, Any]] = {
     **NO_PAYMENT,
-    409: problem("The booking's bill has not arrived yet; retry shortly"),
+    409: problem(
+        "The booking's bill has not arrived yet (retry shortly), or the payment expired"
+        " unpaid (nothing is charged)"
+    ),
     **replayable(200, "The payment, settled (or, replayed, as it was answered)"),
 }
 

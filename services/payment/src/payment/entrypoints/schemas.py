@@ -53,6 +53,9 @@ class PaymentPublic(BaseModel):
     status: PaymentStatus
     created_at: datetime
     settled_at: datetime | None
+    expires_at: datetime | None = Field(
+        description="The deadline: still awaiting payment then, it expires (null: never)."
+    )
 
     @classmethod
     def of(cls, payment: Payment) -> PaymentPublic:
@@ -67,4 +70,5 @@ class PaymentPublic(BaseModel):
             status=payment.status,
             created_at=payment.created_at,
             settled_at=payment.settled_at,
+            expires_at=payment.expires_at,
         )

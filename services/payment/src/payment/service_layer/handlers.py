@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from payment.domain.commands import SetCredit, SubmitPayment
-from payment.domain.model import Customer, Payment
+from payment.domain.model import Customer, Payment, PaymentStatus
 from payment.service_layer.unit_of_work import PaymentUnitOfWork
 from sagakit.errors import Conflict, NotFound
 from sagakit.events import BilledBooking, EventType
@@ -22,12 +24,30 @@ class PaymentNotOpen(Conflict):
         )
 
 
-async def billed_booking(event: BilledBooking, uow: PaymentUnitOfWork) -> None:
-    """BILLED_BOOKING_EVENT: open the booking's payment request unless it is open already."""
+class PaymentExpiredConflict(Conflict):
+    """A payment was submitted after its deadline (HTTP 409); nothing was charged."""
+
+    def __init__(self, payment: Payment) -> None:
+        super().__init__(
+            f"the payment of booking {payment.booking_id} expired at "
+            f"{payment.expires_at.isoformat() if payment.expires_at else 'its deadline'} "
+            "unpaid: nothing was charged and the booking is expired"
+        )
+
+
+async def billed_booking(
+    event: BilledBooking, uow: PaymentUnitOfWork, *, timeout: timedelta
+) -> None:
+    """BILLED_BOOKING_EVENT: open the booking's payment request, due within `timeout`."""
     async with uow:
         if await uow.payments.get(event.booking_id) is None:
             payment = Payment.open(
-                event.booking_id, event.bill_id, event.customer_id, event.item, event.amount
+                event.booking_id,
+                event.bill_id,
+                event.customer_id,
+                event.item,
+                event.amount,
+                timeout,
             )
             await uow.payments.add(payment)
         await uow.commit()  # also when nothing changed: the inbox row marks the event as seen
@@ -46,7 +66,11 @@ async def set_credit(cmd: SetCredit, uow: PaymentUnitOfWork) -> Customer:
 
 
 async def submit_payment(cmd: SubmitPayment, uow: PaymentUnitOfWork) -> Payment:
-    """Settle a booking's payment once; PAID_BOOKING_EVENT or INSUFFICIENT_FUND_EVENT."""
+    """Settle a booking's payment once; PAID_BOOKING_EVENT or INSUFFICIENT_FUND_EVENT.
+
+    Past its deadline it is not charged: it expires here, under the same row lock as the
+    sweep's (PAYMENT_EXPIRED_EVENT), and the submission is refused with 409.
+    """
     async with uow:
         # Locks are always taken payment row first, then customer row: a duplicate
         # submission waits on the payment row and then sees it settled; two bookings
@@ -56,8 +80,14 @@ async def submit_payment(cmd: SubmitPayment, uow: PaymentUnitOfWork) -> Payment:
             raise PaymentNotOpen(cmd.booking_id)
         if cmd.payer is not None and cmd.payer != payment.customer_id:
             raise NotFound(f"no payment for booking {cmd.booking_id}")
+        now = datetime.now(UTC)
+        if payment.expire(now):  # the sweep has not come by yet: expire it now
+            await uow.payments.save(payment)
+            await uow.commit()
+        if payment.status is PaymentStatus.EXPIRED:
+            raise PaymentExpiredConflict(payment)
         customer = await uow.customers.get(payment.customer_id, for_update=True)
-        if payment.settle(customer):
+        if payment.settle(customer, now):
             await uow.payments.save(payment)
             if customer is not None:
                 await uow.customers.save(customer)
@@ -65,6 +95,19 @@ async def submit_payment(cmd: SubmitPayment, uow: PaymentUnitOfWork) -> Payment:
     return payment
 
 
-EVENT_HANDLERS: dict[EventType, Handler] = {
-    EventType.BILLED_BOOKING_EVENT: billed_booking,
-}
+async def expire_due_payments(uow: PaymentUnitOfWork, now: datetime, limit: int) -> int:
+    """The deadline sweep: up to `limit` unpaid payments past their deadline expire."""
+    async with uow:
+        due = await uow.payments.due(now, limit)
+        for payment in due:
+            if payment.expire(now):
+                await uow.payments.save(payment)
+        await uow.commit()
+    return len(due)
+
+
+def event_handlers(timeout: timedelta) -> dict[EventType, Handler]:
+    """The events the payment service subscribes to, with the payment deadline bound in."""
+    return {
+        EventType.BILLED_BOOKING_EVENT: partial(billed_booking, timeout=timeout),
+    }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import abc
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from payment.domain.model import Customer, Payment, PaymentStatus
 from sagakit.uow import AbstractUnitOfWork
@@ -40,6 +41,10 @@ class AbstractPaymentRepository(abc.ABC):
 
     @abc.abstractmethod
     async def save(self, payment: Payment) -> None: ...
+
+    @abc.abstractmethod
+    async def due(self, now: datetime, limit: int) -> list[Payment]:
+        """Up to `limit` payments awaiting payment past their deadline, locked; others skip them."""
 
     @abc.abstractmethod
     async def find(
