@@ -15,6 +15,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import os
+import signal
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from contextlib import contextmanager
@@ -38,6 +40,7 @@ from sagakit.spec import ServiceSpec
 from sagakit.transport import EventBus
 from sagakit.uow import AbstractUnitOfWork
 from sagakit.waiting import cancel, retry
+from sagakit.watchdog import Watchdog
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +96,16 @@ class ServiceRuntime:
         for event_type, handler in spec.handlers.items():
             self.bus.subscribe(event_type, self.consumer, handler)
         self.schema = SchemaGate(self.engine, spec.migrations, settings.schema_check_seconds)
+        self.watchdog = Watchdog(
+            lambda: list(self.bus.broker.subscribers),
+            self.bus.ensure_groups,
+            self.redis.ping,
+            interval=settings.consumer_watch_seconds,
+            give_up_after=settings.consumer_recover_seconds,
+            on_give_up=self._give_up,
+        )
+        self.fatal: str | None = None  # why the process must end with a non-zero status
+        self._watchdog_task: asyncio.Task[None] | None = None
         self._sampler_task: asyncio.Task[None] | None = None
         self._retention_task: asyncio.Task[None] | None = None
         self._gate_task: asyncio.Task[None] | None = None
@@ -148,6 +161,7 @@ class ServiceRuntime:
         await self._retry_redis(self._start_broker, wait)
         self._consuming = True
         self.relay.start()
+        self._watchdog_task = asyncio.create_task(self.watchdog.run(), name="watchdog")
         self._retention_task = asyncio.create_task(self._purge(), name="retention")
 
     def _purge(self) -> Coroutine[Any, Any, None]:
@@ -155,9 +169,12 @@ class ServiceRuntime:
         inbox = retention.Expiry(
             self.spec.tables.inbox, "processed_at", settings.inbox_retention_days
         )
+        outbox = retention.Expiry(
+            self.spec.tables.outbox, "published_at", settings.outbox_retention_hours / 24
+        )
         return retention.purge_forever(
             self.engine,
-            (inbox, *self.spec.expiring),
+            (inbox, outbox, *self.spec.expiring),
             self.spec.name,
             settings.retention_interval_seconds,
             settings.retention_batch_size,
@@ -175,6 +192,14 @@ class ServiceRuntime:
         what = f"Redis at {where.hostname}:{where.port or 6379}"
         await retry(action, wait=wait, errors=REDIS_ERRORS, what=what)
 
+    def _give_up(self, reason: str) -> None:
+        # The subscribers could not be restarted in process: end it, not ready meanwhile,
+        # so Kubernetes (or `sagactl up`) starts a fresh one. `sagakit.server` exits 1.
+        if self.fatal is None:
+            self.fatal = reason
+            log.critical("giving up: %s; stopping the process", reason)
+            os.kill(os.getpid(), signal.SIGTERM)
+
     def begin_shutdown(self) -> None:
         """The signal arrived: answer the waiting long polls now (the server drains next)."""
         if self._shutdown_began is None:
@@ -190,6 +215,7 @@ class ServiceRuntime:
             elapsed = time.perf_counter() - self._shutdown_began
             log.info("shutdown: HTTP requests drained in %.3fs", elapsed)
         self.begin_shutdown()
+        await cancel(self._watchdog_task)  # the subscribers stop next, on purpose
         await cancel(self._gate_task)
         await cancel(self._sampler_task)
         await cancel(self._retention_task)
@@ -231,8 +257,15 @@ class ServiceRuntime:
         return [outbox, streams, dead_letters, waiters, own]
 
     async def check(self) -> dict[str, str]:
-        """Readiness: does the database answer, does Redis answer? And the schema's state."""
+        """Readiness: do the database and Redis answer, do all consumers run? And the schema.
+
+        `consumers` is `ok` before consuming began (the schema gate is closed: `schema`
+        says so) and while every subscriber runs; not while one is stopped (sagakit.watchdog).
+        """
         results: dict[str, str] = {"schema": self.schema.describe()}
+        results["consumers"] = "ok" if not self._consuming else self.watchdog.describe()
+        if self.fatal is not None:
+            results["consumers"] = f"error: {self.fatal}"
         try:
             await asyncio.wait_for(db.ping(self.engine), timeout=2)
             results["database"] = "ok"
