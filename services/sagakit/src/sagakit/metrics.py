@@ -76,6 +76,21 @@ RETENTION_DELETED = Counter(
     "Rows the retention job deleted because they were older than their retention.",
     ["service", "table"],
 )
+SAGAS_RECONCILED = Counter(
+    "saga_reconciled_sagas",
+    "Sagas booking asked every service to re-publish the events of (periodic or manual).",
+    ["service", "trigger"],
+)
+RECONCILE_REQUESTS = Counter(
+    "saga_reconcile_requests",
+    "Reconcile requests heard, by outcome: handled, or rejected (signature, format).",
+    ["service", "outcome"],
+)
+EVENTS_REPUBLISHED = Counter(
+    "saga_events_republished",
+    "Kept outbox rows published again on a reconcile request.",
+    ["service"],
+)
 SAGA_OUTCOMES = Counter(
     "booking_saga_outcomes",
     "Sagas that ended, by outcome: reserved, failed or rejected.",

@@ -18,8 +18,10 @@ import math
 import os
 import signal
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -30,10 +32,11 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from sagakit import db, metrics, monitoring, retention, telemetry
 from sagakit.authenticity import Authenticity
 from sagakit.changes import ChangeFeed
-from sagakit.choreography import OWNERS
+from sagakit.choreography import CONTROL_OWNER, OWNERS
 from sagakit.consumer import EventConsumer
 from sagakit.deadletter import DeadLetterQueue
 from sagakit.outbox import OutboxRelay
+from sagakit.reconcile import Backoff, ReconcileChannel, reconcile_forever, reconcile_stuck
 from sagakit.schema import SchemaGate
 from sagakit.settings import ServiceSettings, Transport
 from sagakit.spec import ServiceSpec
@@ -93,6 +96,20 @@ class ServiceRuntime:
             authenticity=self.authenticity,
         )
         self.bus.declare_publishers(spec.publishes)
+        after = timedelta(seconds=settings.reconcile_after_seconds)
+        self.reconcile = ReconcileChannel(
+            self.bus.broker,
+            settings.event_prefix,
+            spec.name,
+            self.relay,
+            self.authenticity.verifier,
+            lambda: self.authenticity.signer,
+            guard=after / 2,
+        )
+        # Asked again after `after`, 2x, 4x ... at most 32x, and always well within the
+        # time the outbox keeps the rows the request is about.
+        kept = timedelta(hours=settings.outbox_retention_hours)
+        self.backoff = Backoff(after, min(after * 32, kept / 2))
         for event_type, handler in spec.handlers.items():
             self.bus.subscribe(event_type, self.consumer, handler)
         self.schema = SchemaGate(self.engine, spec.migrations, settings.schema_check_seconds)
@@ -106,6 +123,7 @@ class ServiceRuntime:
         )
         self.fatal: str | None = None  # why the process must end with a non-zero status
         self._watchdog_task: asyncio.Task[None] | None = None
+        self._reconcile_task: asyncio.Task[None] | None = None
         self._sampler_task: asyncio.Task[None] | None = None
         self._retention_task: asyncio.Task[None] | None = None
         self._gate_task: asyncio.Task[None] | None = None
@@ -130,7 +148,7 @@ class ServiceRuntime:
         Raises `NotReachable` when Redis does not answer within `redis_wait_seconds`, and
         `MissingKeys` without the keys to sign what it publishes and verify what it hears.
         """
-        heard = {OWNERS[event_type] for event_type in self.spec.handlers}
+        heard = {OWNERS[event_type] for event_type in self.spec.handlers} | {CONTROL_OWNER}
         self.authenticity.require(self.spec.name, self.spec.publishes, heard)
         wait, began = self.settings.redis_wait_seconds, time.monotonic()
         await self._retry_redis(self.bus.connect, wait)
@@ -162,7 +180,21 @@ class ServiceRuntime:
         self._consuming = True
         self.relay.start()
         self._watchdog_task = asyncio.create_task(self.watchdog.run(), name="watchdog")
+        interval = self.settings.reconcile_interval_seconds
+        if self.spec.stuck is not None and interval > 0:
+            rounds = reconcile_forever(
+                self.spec.stuck, self.engine, self.backoff, self.reconcile, interval
+            )
+            self._reconcile_task = asyncio.create_task(rounds, name="reconcile")
         self._retention_task = asyncio.create_task(self._purge(), name="retention")
+
+    async def reconcile_stuck(self, force: bool = True) -> list[uuid.UUID]:
+        """Ask every service about the sagas that stopped moving now (booking only)."""
+        if self.spec.stuck is None:
+            raise RuntimeError(f"{self.spec.name} does not know the sagas' states")
+        return await reconcile_stuck(
+            self.spec.stuck, self.engine, self.backoff, self.reconcile, force
+        )
 
     def _purge(self) -> Coroutine[Any, Any, None]:
         settings = self.settings
@@ -216,6 +248,7 @@ class ServiceRuntime:
             log.info("shutdown: HTTP requests drained in %.3fs", elapsed)
         self.begin_shutdown()
         await cancel(self._watchdog_task)  # the subscribers stop next, on purpose
+        await cancel(self._reconcile_task)
         await cancel(self._gate_task)
         await cancel(self._sampler_task)
         await cancel(self._retention_task)

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sagakit.events import EventType
 from sagakit.monitoring import Sampler
+from sagakit.reconcile import StuckFinder
 from sagakit.retention import Expiry
 from sagakit.tables import MessagingTables
 from sagakit.uow import Handler
@@ -45,3 +46,6 @@ class ServiceSpec:
     migrations: str | None = None
     # Tables besides the inbox that only grow with traffic (sagakit.retention).
     expiring: tuple[Expiry, ...] = ()
+    # Finds the sagas that stopped moving (booking's; sagakit.reconcile). None: this
+    # service only answers reconcile requests.
+    stuck: StuckFinder | None = None

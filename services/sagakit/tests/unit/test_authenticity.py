@@ -48,7 +48,7 @@ def test_the_owner_table_is_the_choreography() -> None:
         EventType.INSUFFICIENT_FUND_EVENT: "payment",
         EventType.INVOICE_GENERATED_EVENT: "invoice",
     }
-    assert producers_heard_by("invoice") == ["payment"]
+    assert producers_heard_by("invoice") == ["booking", "payment"]  # booking: reconcile requests
     assert producers_heard_by("booking") == sorted(CHOREOGRAPHY)
 
 
