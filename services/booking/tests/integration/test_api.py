@@ -98,9 +98,10 @@ async def test_health_and_readiness(client) -> None:
     assert ready == {
         "status": "ok",
         "checks": {
+            "consumers": "ok",
             "database": "ok",
             "redis": "ok",
-            "schema": "current: database at 0003, code at 0003",
+            "schema": "current: database at 0005, code at 0005",
         },
     }
     assert "CREATED_BOOKING_EVENT" in (await client.get("/asyncapi.json")).text

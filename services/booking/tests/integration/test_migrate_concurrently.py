@@ -38,6 +38,6 @@ async def test_three_migrate_processes_on_a_new_database_all_succeed() -> None:
         async with engine.connect() as conn:
             version = await conn.scalar(text("SELECT version_num FROM alembic_version"))
         await engine.dispose()
-        assert version == "0003"
+        assert version == "0005"
     finally:
         await drop_database(name)

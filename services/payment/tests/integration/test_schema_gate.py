@@ -90,7 +90,7 @@ async def test_behind_answers_503_and_consumes_nothing_until_migrated(
         ).status_code == 503
         ready = await client.get("/readyz")  # ready all the same: see sagakit.health.readyz
         assert ready.status_code == 200
-        assert ready.json()["checks"]["schema"] == "behind: database at no schema, code at 0002"
+        assert ready.json()["checks"]["schema"] == "behind: database at no schema, code at 0003"
         await asyncio.sleep(0.5)  # five re-checks of the schema: the event must stay unread
         stream = f"{settings.event_prefix}BILLED_BOOKING_EVENT"
         assert await group_entries(redis, stream) == (1, 0)
@@ -117,7 +117,7 @@ async def test_a_database_ahead_of_the_code_serves_and_consumes_with_a_warning(
     await migrate(MIGRATIONS, empty_database)
     engine = create_engine(empty_database)
     async with engine.begin() as conn:  # a newer release's expand migration ran
-        await conn.execute(text("UPDATE alembic_version SET version_num = '0003_newer'"))
+        await conn.execute(text("UPDATE alembic_version SET version_num = '0099_newer'"))
     await engine.dispose()
     settings = gated_settings(empty_database, dev_key_file)
     with caplog.at_level(logging.WARNING, logger="sagakit.schema"):
@@ -129,6 +129,6 @@ async def test_a_database_ahead_of_the_code_serves_and_consumes_with_a_warning(
 
             assert await eventually(served)
             schema = (await client.get("/readyz")).json()["checks"]["schema"]
-            assert schema == "ahead: database at 0003_newer, code at 0002"
+            assert schema == "ahead: database at 0099_newer, code at 0003"
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any("ahead of this code" in message for message in warnings), warnings

@@ -163,7 +163,10 @@ def keep_published_outbox_rows() -> None:
     A nullable column without a default: adding it rewrites nothing. The rows already
     there were never published (the relay deleted what it published): NULL is right.
     """
-    op.add_column("outbox", sa.Column("published_at", sa.DateTime(timezone=True)))
+    comment = "when Redis last took it; NULL: the relay has yet to publish it"
+    op.add_column(
+        "outbox", sa.Column("published_at", sa.DateTime(timezone=True), comment=comment)
+    )
     op.create_index(
         OUTBOX_UNPUBLISHED_INDEX,
         "outbox",
