@@ -164,9 +164,7 @@ def keep_published_outbox_rows() -> None:
     there were never published (the relay deleted what it published): NULL is right.
     """
     comment = "when Redis last took it; NULL: the relay has yet to publish it"
-    op.add_column(
-        "outbox", sa.Column("published_at", sa.DateTime(timezone=True), comment=comment)
-    )
+    op.add_column("outbox", sa.Column("published_at", sa.DateTime(timezone=True), comment=comment))
     op.create_index(
         OUTBOX_UNPUBLISHED_INDEX,
         "outbox",
