@@ -15,13 +15,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import os
-import signal
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -36,7 +33,8 @@ from sagakit.choreography import CONTROL_OWNER, OWNERS
 from sagakit.consumer import EventConsumer
 from sagakit.deadletter import DeadLetterQueue
 from sagakit.outbox import OutboxRelay
-from sagakit.reconcile import Backoff, ReconcileChannel, reconcile_forever, reconcile_stuck
+from sagakit.reconcile import ReconcileChannel
+from sagakit.recovery import Recovery
 from sagakit.schema import SchemaGate
 from sagakit.settings import ServiceSettings, Transport
 from sagakit.spec import ServiceSpec
@@ -96,34 +94,14 @@ class ServiceRuntime:
             authenticity=self.authenticity,
         )
         self.bus.declare_publishers(spec.publishes)
-        after = timedelta(seconds=settings.reconcile_after_seconds)
-        self.reconcile = ReconcileChannel(
-            self.bus.broker,
-            settings.event_prefix,
-            spec.name,
-            self.relay,
-            self.authenticity.verifier,
-            lambda: self.authenticity.signer,
-            guard=after / 2,
-        )
-        # Asked again after `after`, 2x, 4x ... at most 32x, and always well within the
-        # time the outbox keeps the rows the request is about.
-        kept = timedelta(hours=settings.outbox_retention_hours)
-        self.backoff = Backoff(after, min(after * 32, kept / 2))
         for event_type, handler in spec.handlers.items():
             self.bus.subscribe(event_type, self.consumer, handler)
-        self.schema = SchemaGate(self.engine, spec.migrations, settings.schema_check_seconds)
-        self.watchdog = Watchdog(
-            lambda: list(self.bus.broker.subscribers),
-            self.bus.ensure_groups,
-            self.redis.ping,
-            interval=settings.consumer_watch_seconds,
-            give_up_after=settings.consumer_recover_seconds,
-            on_give_up=self._give_up,
+        self.recovery = Recovery(
+            spec, settings, self.bus, self.redis, self.relay, self.authenticity, self.engine
         )
-        self.fatal: str | None = None  # why the process must end with a non-zero status
-        self._watchdog_task: asyncio.Task[None] | None = None
-        self._reconcile_task: asyncio.Task[None] | None = None
+        self.reconcile: ReconcileChannel = self.recovery.channel
+        self.watchdog: Watchdog = self.recovery.watchdog
+        self.schema = SchemaGate(self.engine, spec.migrations, settings.schema_check_seconds)
         self._sampler_task: asyncio.Task[None] | None = None
         self._retention_task: asyncio.Task[None] | None = None
         self._gate_task: asyncio.Task[None] | None = None
@@ -179,22 +157,17 @@ class ServiceRuntime:
         await self._retry_redis(self._start_broker, wait)
         self._consuming = True
         self.relay.start()
-        self._watchdog_task = asyncio.create_task(self.watchdog.run(), name="watchdog")
-        interval = self.settings.reconcile_interval_seconds
-        if self.spec.stuck is not None and interval > 0:
-            rounds = reconcile_forever(
-                self.spec.stuck, self.engine, self.backoff, self.reconcile, interval
-            )
-            self._reconcile_task = asyncio.create_task(rounds, name="reconcile")
+        self.recovery.start()
         self._retention_task = asyncio.create_task(self._purge(), name="retention")
 
     async def reconcile_stuck(self, force: bool = True) -> list[uuid.UUID]:
         """Ask every service about the sagas that stopped moving now (booking only)."""
-        if self.spec.stuck is None:
-            raise RuntimeError(f"{self.spec.name} does not know the sagas' states")
-        return await reconcile_stuck(
-            self.spec.stuck, self.engine, self.backoff, self.reconcile, force
-        )
+        return await self.recovery.reconcile_stuck(force)
+
+    @property
+    def fatal(self) -> str | None:
+        """Why the process must end with a non-zero status (the watchdog gave up)."""
+        return self.recovery.fatal
 
     def _purge(self) -> Coroutine[Any, Any, None]:
         settings = self.settings
@@ -224,14 +197,6 @@ class ServiceRuntime:
         what = f"Redis at {where.hostname}:{where.port or 6379}"
         await retry(action, wait=wait, errors=REDIS_ERRORS, what=what)
 
-    def _give_up(self, reason: str) -> None:
-        # The subscribers could not be restarted in process: end it, not ready meanwhile,
-        # so Kubernetes (or `sagactl up`) starts a fresh one. `sagakit.server` exits 1.
-        if self.fatal is None:
-            self.fatal = reason
-            log.critical("giving up: %s; stopping the process", reason)
-            os.kill(os.getpid(), signal.SIGTERM)
-
     def begin_shutdown(self) -> None:
         """The signal arrived: answer the waiting long polls now (the server drains next)."""
         if self._shutdown_began is None:
@@ -247,8 +212,7 @@ class ServiceRuntime:
             elapsed = time.perf_counter() - self._shutdown_began
             log.info("shutdown: HTTP requests drained in %.3fs", elapsed)
         self.begin_shutdown()
-        await cancel(self._watchdog_task)  # the subscribers stop next, on purpose
-        await cancel(self._reconcile_task)
+        await self.recovery.stop()  # the subscribers stop next, on purpose
         await cancel(self._gate_task)
         await cancel(self._sampler_task)
         await cancel(self._retention_task)
@@ -296,9 +260,7 @@ class ServiceRuntime:
         says so) and while every subscriber runs; not while one is stopped (sagakit.watchdog).
         """
         results: dict[str, str] = {"schema": self.schema.describe()}
-        results["consumers"] = "ok" if not self._consuming else self.watchdog.describe()
-        if self.fatal is not None:
-            results["consumers"] = f"error: {self.fatal}"
+        results["consumers"] = "ok" if not self._consuming else self.recovery.describe()
         try:
             await asyncio.wait_for(db.ping(self.engine), timeout=2)
             results["database"] = "ok"
