@@ -96,3 +96,15 @@ async def test_an_admin_asks_for_one_booking_or_every_stuck_one(client_as, clien
     assert (await client_as(None).post(path)).status_code == 401
     assert (await client_as("erin").post(path)).status_code == 403  # its own booking, too
     assert (await client_as("mia", "manager").post("/bookings/reconcile")).status_code == 403
+
+
+async def test_readyz_is_503_while_a_subscriber_is_stopped(service_app, client) -> None:
+    runtime = service_app.state.runtime
+    stopped = runtime.bus.broker.subscribers[0]
+    await stopped.stop()  # as FastStream does on NOGROUP
+
+    answer = await client.get("/readyz")
+    assert answer.status_code == 503
+    assert answer.json()["checks"]["consumers"].startswith("error: 1 of")
+    assert await runtime.watchdog.round()  # its round restarts it in process
+    assert (await client.get("/readyz")).status_code == 200
