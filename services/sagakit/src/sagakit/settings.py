@@ -177,6 +177,12 @@ class ServiceSettings(BaseSettings):
                 "OUTBOX_RETENTION_HOURS must keep published rows at least twice "
                 f"RECONCILE_AFTER_SECONDS ({self.reconcile_after_seconds:g}s)"
             )
+        # A re-published row must still find its inbox entry, or it would be handled twice.
+        if 0 < self.inbox_retention_days * 24 <= self.outbox_retention_hours:
+            raise ValueError(
+                "INBOX_RETENTION_DAYS must outlast OUTBOX_RETENTION_HOURS "
+                f"({self.outbox_retention_hours:g}h): a re-published event would be handled again"
+            )
         return self
 
     def resolved_database_url(self) -> str:
