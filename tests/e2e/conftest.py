@@ -259,10 +259,13 @@ async def launch(
     logs: Path,
     otlp: OtlpReceiver,
     dev_key: Path,
+    redis_url: str = REDIS_URL,
     extra_env: dict[str, str] | None = None,
 ) -> LiveStack:
+    """A stack on the shared servers, or on a Redis of the test's own (`redis_url`)."""
     await require_postgres()
-    await require_redis()
+    if redis_url == REDIS_URL:
+        await require_redis()
     for name in SERVICES:
         await fresh_database(database_prefix + name)
     prefix = unique_prefix()
@@ -282,9 +285,9 @@ async def launch(
         **(extra_env or {}),
     }
     # Signed events and a Redis ACL user per service, as `sagactl up` and the chart set up.
-    security = await secure(REDIS_URL, prefix, "saga.dead-letters", run_keyring(), pytest.fail)
+    security = await secure(redis_url, prefix, "saga.dead-letters", run_keyring(), pytest.fail)
     stack = Stack(
-        Backends(database_url=POSTGRES_URL, redis_url=REDIS_URL),
+        Backends(database_url=POSTGRES_URL, redis_url=redis_url),
         env,
         ports=dict(zip(SERVICES, free_ports(len(SERVICES)), strict=True)),
         database_prefix=database_prefix,
@@ -292,7 +295,7 @@ async def launch(
         dev_key_file=dev_key,
         service_env=security.service_env(),
     )
-    live = LiveStack(stack, prefix, logs, Redis.from_url(REDIS_URL), security)
+    live = LiveStack(stack, prefix, logs, Redis.from_url(redis_url), security)
     await stack.start_all()
     assert await stack.wait_ready(), live.log_tail()
     return live
@@ -314,12 +317,13 @@ async def live_stack(
     tmp_path_factory: pytest.TempPathFactory,
     otlp: OtlpReceiver,
     dev_key: Path,
+    redis_url: str = REDIS_URL,
     extra_env: dict[str, str] | None = None,
 ) -> AsyncIterator[LiveStack]:
     """A stack with databases of its own (parallel runs on one server never collide)."""
     prefix = f"e2e_{uuid.uuid4().hex[:6]}_" + (f"{tag}_" if tag else "")
     logs = tmp_path_factory.mktemp(f"{tag or transport}-logs")
-    live = await launch(transport, prefix, logs, otlp, dev_key, extra_env)
+    live = await launch(transport, prefix, logs, otlp, dev_key, redis_url, extra_env)
     try:
         yield live
     finally:
@@ -371,7 +375,9 @@ async def deadlines(
     the defaults: their customers pay at their own pace)."""
     transport = request.param
     tag = f"deadlines_{transport}"
-    async with live_stack(transport, tag, tmp_path_factory, otlp, dev_key, SHORT_DEADLINES) as live:
+    async with live_stack(
+        transport, tag, tmp_path_factory, otlp, dev_key, extra_env=SHORT_DEADLINES
+    ) as live:
         yield live
 
 

@@ -34,16 +34,20 @@ services:
   invoice:
     publishes: [INVOICE_GENERATED_EVENT]
     consumes: [PAID_BOOKING_EVENT]
+# Reconcile requests (sagakit.reconcile): booking publishes them, every service hears them.
+control:
+  channel: saga.reconcile
+  owner: booking
 {{- end }}
 
-{{/* The producers whose events a service hears, sorted: dict "root" $ "name" <service>. */}}
+{{/* The producers whose messages a service hears (and the reconcile requests' owner), sorted: dict "root" $ "name" <service>. */}}
 {{- define "saga.producersHeard" -}}
 {{- $c := include "saga.choreography" .root | fromYaml }}
 {{- $owners := dict }}
 {{- range $service, $role := $c.services }}
 {{- range $event := $role.publishes }}{{ $_ := set $owners $event $service }}{{ end }}
 {{- end }}
-{{- $heard := list }}
+{{- $heard := list $c.control.owner }}
 {{- range $event := (index $c.services .name).consumes }}
 {{- $heard = append $heard (get $owners $event) }}
 {{- end }}
@@ -87,12 +91,14 @@ dict "root" $ "name" <service or operator> "hash" <#sha256>
 {{- if has $event $role.publishes }}{{ $own = append $own $name }}{{ end }}
 {{- if has $event $role.consumes }}{{ $heard = append $heard $name }}{{ end }}
 {{- end }}
+{{- $control := include "saga.aclPattern" (printf "%s%s" $prefix $c.control.channel) }}
 {{- range (append $own $dead) }}{{ $rules = append $rules (printf "%%W~%s" .) }}{{ end }}
 {{- range $own }}{{ $rules = append $rules (printf "&%s" .) }}{{ end }}
+{{- if eq .name $c.control.owner }}{{ $rules = append $rules (printf "&%s" $control) }}{{ end }}
 {{- $streams := list "+xreadgroup" "+xack" "+xautoclaim" "+xclaim" "+xpending" "+xgroup|create" "+xinfo|groups" "+xinfo|consumers" "+xgroup|delconsumer" }}
 {{- range $heard }}{{ $streams = append $streams (printf "~%s" .) }}{{ end }}
 {{- $channels := list "+subscribe" "+unsubscribe" }}
-{{- range $heard }}{{ $channels = append $channels (printf "&%s" .) }}{{ end }}
+{{- range (append $heard $control) }}{{ $channels = append $channels (printf "&%s" .) }}{{ end }}
 {{- $rules = append $rules (printf "(%s)" (join " " $streams)) }}
 {{- $rules = append $rules (printf "(%s)" (join " " $channels)) }}
 {{- $rules = append $rules (printf "(+xlen %%R~%s)" $dead) }}

@@ -164,6 +164,11 @@ class SagaClient:
         path = f"/approvals/{booking_id}/{action}"
         return dict((await self._call("POST", "manager", path, MANAGER, body)).json())
 
+    async def reconcile(self, booking_id: str | None) -> dict[str, Any]:
+        """Ask every service to re-publish the events of one booking, or of every stuck saga."""
+        path = "/bookings/reconcile" if booking_id is None else f"/bookings/{booking_id}/reconcile"
+        return dict((await self._call("POST", "booking", path, ADMIN, ok=(202,))).json())
+
     async def find(self, service: str, path: str, identity: str = ADMIN) -> dict[str, Any] | None:
         """GET a resource (as admin unless told); None when it does not exist (yet)."""
         response = await self._call("GET", service, path, identity, ok=(200, 404))

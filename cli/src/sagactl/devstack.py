@@ -204,14 +204,32 @@ async def run(
             print_line("sagactl", "a service did not become ready; stopping")
             return 1
         _banner(ports, dev_key_file)
-        dead = await stack.wait_exit(stop)
-        if dead:
-            print_line("sagactl", f"{dead} exited unexpectedly; stopping the others")
-            code = 1
+        code = await _supervise(stack, stop)
     finally:
         print_line("sagactl", "stopping the services")
         await stack.stop()
     return code
+
+
+RESTARTS = 5  # per service, before `up` gives up and stops the others
+
+
+async def _supervise(stack: Stack, stop: asyncio.Event) -> int:
+    """Restart a service that ended on its own, as Kubernetes would; 0 once asked to stop.
+
+    A service ends itself with a non-zero status when it cannot recover in process (its
+    event subscribers stay stopped: docs/reliability.md, "When the broker forgets").
+    """
+    restarts = dict.fromkeys(stack.processes, 0)
+    while (dead := await stack.wait_exit(stop)) is not None:
+        status = stack.processes[dead].returncode
+        if restarts[dead] >= RESTARTS:
+            print_line("sagactl", f"{dead} exited ({status}) {RESTARTS + 1} times; stopping")
+            return 1
+        restarts[dead] += 1
+        print_line("sagactl", f"{dead} exited unexpectedly ({status}); starting it again")
+        await stack.start(dead)
+    return 0
 
 
 def _say(line: str) -> None:

@@ -172,6 +172,28 @@ def reject(
     console.print(session.with_client(ctx, lambda client: client.decide(booking_id, False, reason)))
 
 
+@app.command()
+def reconcile(
+    ctx: typer.Context,
+    booking_id: Annotated[str | None, typer.Argument(help="The booking to reconcile.")] = None,
+    stuck: Annotated[
+        bool, typer.Option("--stuck", help="Every saga that stopped moving, now.")
+    ] = False,
+) -> None:
+    """Ask every service to re-publish its events of a saga, or of every stuck one (admin).
+
+    Consumers skip what they already handled, so this is safe at any time; a saga whose
+    events Redis lost moves on (docs/reliability.md, "When the broker forgets").
+    """
+    if (booking_id is None) == (not stuck):
+        console.print("give a BOOKING_ID or --stuck (not both)")
+        raise typer.Exit(2)
+    asked = session.with_client(ctx, lambda client: client.reconcile(booking_id))
+    console.print(f"asked every service about {len(asked['booking_ids'])} sagas")
+    for asked_id in asked["booking_ids"]:
+        console.print(asked_id)
+
+
 def main() -> None:
     """Console script entry point."""
     app()

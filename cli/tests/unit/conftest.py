@@ -39,6 +39,7 @@ RULES: list[tuple[str, str, set[str], bool]] = [
     ),
     ("GET", r"/approvals/[^/]+", {"manager", "admin"}, False),
     ("POST", r"/approvals/[^/]+/(approve|reject)", {"manager"}, False),
+    ("POST", r"/bookings(/[^/]+)?/reconcile", {"admin"}, False),
     ("POST", r"/bookings", {"customer", "admin"}, True),
     ("POST", r"/payments", {"customer"}, True),
 ]
@@ -128,6 +129,10 @@ def answer(saga: Saga, method: str, path: str, body: dict[str, Any]) -> tuple[in
     if method == "PUT":
         saga.credit[parts[1]] = Decimal(body["amount"])
         return 200, {"customer_id": parts[1], "credit": body["amount"]}
+    if method == "POST" and path.endswith("/reconcile"):
+        stuck = [b["id"] for b in saga.bookings.values() if b["status"] in ("pending", "approved")]
+        asked = stuck if len(parts) == 2 else [parts[1]]
+        return 202, {"booking_ids": asked, "channel": "saga.reconcile"}
     if method == "POST" and path == "/bookings":
         return 201, _create(saga, body)
     if method == "POST" and path == "/payments":

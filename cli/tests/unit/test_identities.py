@@ -196,3 +196,22 @@ def test_up_makes_an_owner_only_key_and_hands_its_absolute_path_on(
 )
 def test_a_name_stands_for_its_roles(name: str, roles: tuple[str, ...]) -> None:
     assert auth.roles_of(name) == roles
+
+
+def test_reconcile_asks_booking_as_admin_for_one_saga_or_every_stuck_one(services: Any) -> None:
+    assert sagactl("book", "alice", "120").exit_code == 0
+    booking_id = next(iter(services.bookings))
+    services.calls.clear()
+
+    one = sagactl("reconcile", booking_id)
+    assert one.exit_code == 0, one.output
+    assert "about 1 sagas" in one.output and booking_id in one.output
+    stuck = sagactl("reconcile", "--stuck")
+    assert stuck.exit_code == 0, stuck.output
+    assert booking_id in stuck.output  # approved, waiting: the fake calls it stuck
+    assert who(services) == [
+        ("POST", f"/bookings/{booking_id}/reconcile", "admin", ("admin",)),
+        ("POST", "/bookings/reconcile", "admin", ("admin",)),
+    ]
+    assert sagactl("reconcile").exit_code == 2  # neither
+    assert sagactl("reconcile", booking_id, "--stuck").exit_code == 2  # both

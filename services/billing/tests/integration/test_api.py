@@ -155,9 +155,10 @@ async def test_health_readiness_and_event_documentation(client) -> None:
     assert ready == {
         "status": "ok",
         "checks": {
+            "consumers": "ok",
             "database": "ok",
             "redis": "ok",
-            "schema": "current: database at 0002, code at 0002",
+            "schema": "current: database at 0003, code at 0003",
         },
     }
     spec = (await client.get("/asyncapi.json")).text

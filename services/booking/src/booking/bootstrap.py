@@ -1,7 +1,8 @@
 """The one place that wires the booking service's settings, adapters and handlers."""
 
-from booking.adapters.orm import idempotency_keys, messaging, saga_journal
+from booking.adapters.orm import idempotency_keys, messaging, saga_journal, saga_reconciles
 from booking.adapters.saga_metrics import sample_running_sagas
+from booking.adapters.stuck import find_stuck
 from booking.adapters.unit_of_work import SqlBookingUnitOfWork
 from booking.config import Settings
 from booking.service_layer.handlers import EVENT_HANDLERS
@@ -24,6 +25,10 @@ def bootstrap(settings: Settings | None = None) -> ServiceRuntime:
         publishes=(EventType.CREATED_BOOKING_EVENT,),
         handlers=EVENT_HANDLERS,
         sampler=sample_running_sagas,
-        expiring=(Expiry(saga_journal, "recorded_at", resolved.journal_retention_days),),
+        expiring=(
+            Expiry(saga_journal, "recorded_at", resolved.journal_retention_days),
+            Expiry(saga_reconciles, "last_at", resolved.journal_retention_days),
+        ),
+        stuck=find_stuck,
     )
     return ServiceRuntime(spec, resolved)

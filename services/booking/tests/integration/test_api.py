@@ -7,7 +7,9 @@ from sqlalchemy import text
 
 from booking.config import Settings
 from sagakit.events import Envelope
-from sagakit.testing import eventually, read_envelopes, running_app
+from sagakit.testing import code_head, eventually, read_envelopes, running_app
+
+HEAD = code_head("booking:migrations")
 
 
 def customer() -> str:
@@ -98,9 +100,10 @@ async def test_health_and_readiness(client) -> None:
     assert ready == {
         "status": "ok",
         "checks": {
+            "consumers": "ok",
             "database": "ok",
             "redis": "ok",
-            "schema": "current: database at 0004, code at 0004",
+            "schema": f"current: database at {HEAD}, code at {HEAD}",
         },
     }
     assert "CREATED_BOOKING_EVENT" in (await client.get("/asyncapi.json")).text

@@ -9,7 +9,15 @@ import sys
 from sqlalchemy import text
 
 from sagakit.db import create_engine
-from sagakit.testing import DATABASE_PREFIX, database_url, drop_database, require_postgres
+from sagakit.testing import (
+    DATABASE_PREFIX,
+    code_head,
+    database_url,
+    drop_database,
+    require_postgres,
+)
+
+HEAD = code_head("booking:migrations")
 
 
 async def migrate_process(url: str) -> asyncio.subprocess.Process:
@@ -38,6 +46,6 @@ async def test_three_migrate_processes_on_a_new_database_all_succeed() -> None:
         async with engine.connect() as conn:
             version = await conn.scalar(text("SELECT version_num FROM alembic_version"))
         await engine.dispose()
-        assert version == "0004"
+        assert version == HEAD
     finally:
         await drop_database(name)

@@ -1,5 +1,9 @@
 import uuid
 
+from sagakit.testing import code_head
+
+HEAD = code_head("manager:migrations")
+
 
 async def test_a_pending_approval_can_be_read(client, pending) -> None:
     booking_id = await pending(amount="120.5")
@@ -125,9 +129,10 @@ async def test_health_and_readiness(client) -> None:
     assert ready == {
         "status": "ok",
         "checks": {
+            "consumers": "ok",
             "database": "ok",
             "redis": "ok",
-            "schema": "current: database at 0004, code at 0004",
+            "schema": f"current: database at {HEAD}, code at {HEAD}",
         },
     }
     spec = (await client.get("/asyncapi.json")).text

@@ -7,7 +7,16 @@ from redis.asyncio import Redis
 from payment.config import Settings
 from payment.entrypoints.app import create_app
 from sagakit.events import BilledBooking, Envelope, EventType
-from sagakit.testing import app_client, eventually, read_envelopes, running_app, xadd_envelope
+from sagakit.testing import (
+    app_client,
+    code_head,
+    eventually,
+    read_envelopes,
+    running_app,
+    xadd_envelope,
+)
+
+HEAD = code_head("payment:migrations")
 
 
 def customer_id() -> str:
@@ -181,9 +190,10 @@ async def test_health_and_readiness(client) -> None:
     assert ready == {
         "status": "ok",
         "checks": {
+            "consumers": "ok",
             "database": "ok",
             "redis": "ok",
-            "schema": "current: database at 0004, code at 0004",
+            "schema": f"current: database at {HEAD}, code at {HEAD}",
         },
     }
     spec = (await client.get("/asyncapi.json")).text

@@ -22,6 +22,7 @@ from sagakit.migrations import migrate
 from sagakit.testing import (
     DATABASE_PREFIX,
     REDIS_URL,
+    code_head,
     consumed,
     drop_database,
     eventually,
@@ -31,6 +32,9 @@ from sagakit.testing import (
     unique_prefix,
     xadd_envelope,
 )
+
+HEAD = code_head("payment:migrations")
+
 
 MIGRATIONS = "payment:migrations"
 
@@ -90,7 +94,7 @@ async def test_behind_answers_503_and_consumes_nothing_until_migrated(
         ).status_code == 503
         ready = await client.get("/readyz")  # ready all the same: see sagakit.health.readyz
         assert ready.status_code == 200
-        assert ready.json()["checks"]["schema"] == "behind: database at no schema, code at 0004"
+        assert ready.json()["checks"]["schema"] == f"behind: database at no schema, code at {HEAD}"
         await asyncio.sleep(0.5)  # five re-checks of the schema: the event must stay unread
         stream = f"{settings.event_prefix}BILLED_BOOKING_EVENT"
         assert await group_entries(redis, stream) == (1, 0)
@@ -129,6 +133,6 @@ async def test_a_database_ahead_of_the_code_serves_and_consumes_with_a_warning(
 
             assert await eventually(served)
             schema = (await client.get("/readyz")).json()["checks"]["schema"]
-            assert schema == "ahead: database at 0099_newer, code at 0004"
+            assert schema == f"ahead: database at 0099_newer, code at {HEAD}"
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any("ahead of this code" in message for message in warnings), warnings

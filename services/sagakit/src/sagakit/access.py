@@ -35,6 +35,9 @@ RULES: Mapping[str, Mapping[str, Rule]] = {
         "GET /bookings": OWN_OR_STAFF,
         "GET /bookings/{booking_id}": OWN_OR_STAFF,
         "GET /bookings/{booking_id}/timeline": OWN_OR_STAFF,
+        # Operations: every service re-publishes its kept events (sagakit.reconcile).
+        "POST /bookings/reconcile": {ADMIN: Scope.ALL},
+        "POST /bookings/{booking_id}/reconcile": {ADMIN: Scope.ALL},
     },
     "manager": {
         "GET /approvals": STAFF,

@@ -9,6 +9,9 @@ retention of dead letters). A command is allowed when
 one set allows both the command and every key or channel it touches, so the consumer
 commands cannot write a stream it only hears, and XADD cannot reach it either.
 
+Reconcile requests (sagakit.reconcile) travel on one more channel: booking may PUBLISH
+on it, every service SUBSCRIBE to it.
+
 The operator (`sagactl dlq`) reads and deletes dead letters and writes back to the event
 streams and channels, nothing else. `sagactl up` creates these users with ACL SETUSER
 (`create_users`); the Helm chart renders the same lines into an ACL file, and
@@ -23,7 +26,7 @@ from collections.abc import Iterable, Mapping
 
 from redis.asyncio import Redis
 
-from sagakit.choreography import CHOREOGRAPHY, event_order
+from sagakit.choreography import CHOREOGRAPHY, CONTROL_CHANNEL, CONTROL_OWNER, event_order
 from sagakit.events import EventType
 
 OPERATOR = "operator"
@@ -68,14 +71,16 @@ def service_rules(service: str, prefix: str, dead_letters: str, setinfo: bool) -
     role = CHOREOGRAPHY[service]
     own, heard = _names(prefix, role.publishes), _names(prefix, role.consumes)
     dead = _pattern(prefix + dead_letters)
+    control = _pattern(prefix + CONTROL_CHANNEL)  # reconcile requests: booking's, heard by all
+    sends = [control] if service == CONTROL_OWNER else []
     return [
         *_base(setinfo),
         "+xadd",
         "+publish",
         *(f"%W~{name}" for name in [*own, dead]),
-        *(f"&{name}" for name in own),
+        *(f"&{name}" for name in [*own, *sends]),
         _selector([*CONSUME_STREAMS, *(f"~{name}" for name in heard)]),
-        _selector([*CONSUME_CHANNELS, *(f"&{name}" for name in heard)]),
+        _selector([*CONSUME_CHANNELS, *(f"&{name}" for name in [*heard, control])]),
         _selector(["+xlen", f"%R~{dead}"]),
         _selector(["+xtrim", f"~{dead}"]),  # housekeeping trims old dead letters
     ]

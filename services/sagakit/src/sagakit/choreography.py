@@ -51,6 +51,11 @@ CHOREOGRAPHY: Mapping[str, Role] = {
 
 SERVICES: tuple[str, ...] = tuple(CHOREOGRAPHY)
 
+CONTROL_CHANNEL = "saga.reconcile"
+"""The channel of reconcile requests (sagakit.reconcile): not a saga event, an operation."""
+CONTROL_OWNER = "booking"
+"""The one service that sends reconcile requests (it knows every saga); all hear them."""
+
 OWNERS: Mapping[E, str] = {
     event: service for service, role in CHOREOGRAPHY.items() for event in role.publishes
 }
@@ -58,8 +63,12 @@ OWNERS: Mapping[E, str] = {
 
 
 def producers_heard_by(service: str) -> list[str]:
-    """The services whose events `service` hears (whose signatures it verifies), sorted."""
-    return sorted({OWNERS[event] for event in CHOREOGRAPHY[service].consumes})
+    """The services whose messages `service` hears (whose signatures it verifies), sorted.
+
+    The producers of the events it consumes, and booking, whose reconcile requests every
+    service hears.
+    """
+    return sorted({OWNERS[event] for event in CHOREOGRAPHY[service].consumes} | {CONTROL_OWNER})
 
 
 def event_order(events: frozenset[E]) -> list[E]:

@@ -29,7 +29,7 @@ async def healthz() -> Health:
 
 @health_router.get("/readyz", response_model=Health, responses={503: {"model": Health}})
 async def readyz(runtime: RuntimeDep) -> Any:
-    """The service's database and Redis answer (the schema's state is reported too)."""
+    """The database and Redis answer and every event subscriber runs (schema reported too)."""
     checks = await runtime.check()
     # The schema is reported but never makes the pod unready: with migrations in a Helm
     # post-install hook, `helm install --wait` waits for Ready pods before it runs the

@@ -81,6 +81,21 @@ DEADLINES_FIRED = Counter(
     "Deadlines that fell due and fired (a payment expired, an approval timed out).",
     ["service", "deadline"],
 )
+SAGAS_RECONCILED = Counter(
+    "saga_reconciled_sagas",
+    "Sagas booking asked every service to re-publish the events of (periodic or manual).",
+    ["service", "trigger"],
+)
+RECONCILE_REQUESTS = Counter(
+    "saga_reconcile_requests",
+    "Reconcile requests heard, by outcome: handled, or rejected (signature, format).",
+    ["service", "outcome"],
+)
+EVENTS_REPUBLISHED = Counter(
+    "saga_events_republished",
+    "Kept outbox rows published again on a reconcile request.",
+    ["service"],
+)
 SAGA_OUTCOMES = Counter(
     "booking_saga_outcomes",
     "Sagas that ended, by outcome: reserved, failed, rejected or expired.",

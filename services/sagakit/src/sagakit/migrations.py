@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+import sqlalchemy as sa
 from alembic import command, context, op
 from alembic.config import Config
 from alembic.migration import MigrationContext
@@ -18,7 +19,14 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
 from sagakit.db import ensure_database, normalize_url
-from sagakit.tables import INBOX_AGE_INDEX, idempotency_table, messaging_tables
+from sagakit.tables import (
+    INBOX_AGE_INDEX,
+    OUTBOX_BOOKING_INDEX,
+    OUTBOX_PUBLISHED_INDEX,
+    OUTBOX_UNPUBLISHED_INDEX,
+    idempotency_table,
+    messaging_tables,
+)
 from sagakit.waiting import retry
 
 log = logging.getLogger(__name__)
@@ -135,9 +143,8 @@ def _migration_lock(connection: Connection) -> Iterator[None]:
 
 def create_messaging_tables() -> None:
     """Create the outbox and inbox as version 1 had them, inside a service migration."""
-    for table in messaging_tables(MetaData()):
-        # Indexes added by a later version come with that version's migration.
-        table.indexes = {index for index in table.indexes if index.name != INBOX_AGE_INDEX}
+    for table in messaging_tables(MetaData(), version=1):
+        # Columns and indexes added by a later version come with that version's migration.
         table.create(op.get_bind())
 
 
@@ -149,6 +156,32 @@ def index_inbox_by_age() -> None:
 def drop_inbox_age_index() -> None:
     """Back to version 1 of the messaging tables."""
     op.drop_index(INBOX_AGE_INDEX, table_name="inbox")
+
+
+def keep_published_outbox_rows() -> None:
+    """Version 3: published outbox rows are kept (marked), not deleted (sagakit.outbox).
+
+    A nullable column without a default: adding it rewrites nothing. The rows already
+    there were never published (the relay deleted what it published): NULL is right.
+    """
+    comment = "when Redis last took it; NULL: the relay has yet to publish it"
+    op.add_column("outbox", sa.Column("published_at", sa.DateTime(timezone=True), comment=comment))
+    op.create_index(
+        OUTBOX_UNPUBLISHED_INDEX,
+        "outbox",
+        ["id"],
+        postgresql_where=sa.text("published_at IS NULL"),
+    )
+    op.create_index(OUTBOX_BOOKING_INDEX, "outbox", ["booking_id"])
+    op.create_index(OUTBOX_PUBLISHED_INDEX, "outbox", ["published_at"])
+
+
+def delete_published_outbox_rows() -> None:
+    """Back to version 2: the published rows go (version 2 deleted them), then the column."""
+    op.execute("DELETE FROM outbox WHERE published_at IS NOT NULL")
+    for index in (OUTBOX_PUBLISHED_INDEX, OUTBOX_BOOKING_INDEX, OUTBOX_UNPUBLISHED_INDEX):
+        op.drop_index(index, table_name="outbox")
+    op.drop_column("outbox", "published_at")
 
 
 def drop_messaging_tables() -> None:

@@ -20,10 +20,11 @@ Sampler = Callable[[AsyncEngine], Awaitable[None]]
 
 
 async def sample_outbox(engine: AsyncEngine, outbox: Table, service: str) -> None:
-    """Backlog size and the age of the oldest unpublished row."""
+    """Backlog size and the age of the oldest unpublished row (published rows are kept)."""
     age = func.extract("epoch", func.now() - func.min(outbox.c.created_at))
+    query = select(func.count(), age).select_from(outbox).where(outbox.c.published_at.is_(None))
     async with engine.connect() as conn:
-        row = (await conn.execute(select(func.count(), age).select_from(outbox))).one()
+        row = (await conn.execute(query)).one()
     metrics.OUTBOX_BACKLOG.labels(service).set(row[0])
     metrics.OUTBOX_LAG.labels(service).set(float(row[1] or 0))
 

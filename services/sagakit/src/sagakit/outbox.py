@@ -1,11 +1,16 @@
-"""The outbox relay: publishes committed outbox rows, then deletes them.
+"""The outbox relay: publishes committed outbox rows, then marks them published.
 
-Rows are claimed with `FOR UPDATE SKIP LOCKED`, so several replicas relay in
-parallel without publishing a row twice while it is locked. A crash between
-publishing and deleting publishes the row again on restart: delivery is at
-least once, and consumers dedupe by `event_id` in their inbox. At shutdown,
+Unpublished rows (`published_at IS NULL`, a partial index) are claimed with
+`FOR UPDATE SKIP LOCKED`, so several replicas relay in parallel without publishing
+a row twice while it is locked; the mark commits only after Redis took the batch. A
+crash between publishing and committing publishes the row again on restart: delivery
+is at least once, and consumers dedupe by `event_id` in their inbox. At shutdown,
 `close()` drains the outbox once more, so what the last requests and handlers
 committed leaves now rather than at the next start.
+
+Published rows are kept, not deleted: if Redis loses them (a restart without
+persistence, a failover), `republish` sends them again when the reconciler asks
+(sagakit.reconcile). The retention job deletes them after OUTBOX_RETENTION_HOURS.
 """
 
 from __future__ import annotations
@@ -13,11 +18,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Table, delete, select
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sagakit.waiting import cancel
@@ -124,26 +131,48 @@ class OutboxRelay:
                 return total
 
     async def publish_batch(self) -> int:
-        """Publish one batch in one transaction; the rows stay if publishing fails.
+        """Publish one batch in one transaction; the rows stay unpublished if it fails.
 
-        One statement claims and deletes the batch (DELETE .. RETURNING over rows locked
-        with SKIP LOCKED); the delete commits only after Redis took the messages.
+        One statement claims and marks the batch (UPDATE .. SET published_at RETURNING
+        over unpublished rows locked with SKIP LOCKED); the mark commits only after
+        Redis took the messages.
         """
         table = self._outbox
         claimed = (
             select(table.c.id)
+            .where(table.c.published_at.is_(None))
             .order_by(table.c.id)
             .limit(self._batch_size)
             .with_for_update(skip_locked=True)
             .scalar_subquery()
         )
         query = (
-            delete(table)
+            update(table)
             .where(table.c.id.in_(claimed))
-            .returning(
-                table.c.id, table.c.event_type, table.c.event_id, table.c.body, table.c.headers
-            )
+            .values(published_at=func.now())
+            .returning(*_columns(table))
         )
+        return await self._publish_rows(query)
+
+    async def republish(self, booking_ids: Sequence[uuid.UUID], guard: timedelta) -> int:
+        """Publish again the kept rows of these bookings (same event ids, bodies, headers).
+
+        Only rows published more than `guard` ago: when several replicas hear the same
+        request, the first one's mark (published_at moves to now, which also keeps the
+        row from retention a while longer) makes the others skip it. Unpublished rows
+        are the relay's. Returns how many were published.
+        """
+        table = self._outbox
+        query = (
+            update(table)
+            .where(table.c.booking_id.in_(list(booking_ids)))
+            .where(table.c.published_at < func.now() - guard)
+            .values(published_at=func.now())
+            .returning(*_columns(table))
+        )
+        return await self._publish_rows(query)
+
+    async def _publish_rows(self, query: Any) -> int:
         async with self._engine.begin() as conn:
             rows = sorted((await conn.execute(query)).all(), key=lambda row: row.id)
             if not rows:
@@ -152,3 +181,7 @@ class OutboxRelay:
                 [OutboxMessage(r.event_type, str(r.event_id), r.body, r.headers) for r in rows]
             )
         return len(rows)
+
+
+def _columns(table: Table) -> tuple[Any, ...]:
+    return (table.c.id, table.c.event_type, table.c.event_id, table.c.body, table.c.headers)

@@ -1,6 +1,7 @@
 """Rows that only grow with traffic are deleted once they are old enough.
 
-Each service's inbox (which events it handled, to skip a redelivery) and the booking
+Each service's inbox (which events it handled, to skip a redelivery), its published
+outbox rows (kept OUTBOX_RETENTION_HOURS for the reconciler, sagakit.reconcile) and the booking
 service's saga journal (the timelines) gain rows with every saga and are never needed
 forever. Every replica runs the same loop: every `retention_interval_seconds` it deletes
 the rows older than their retention, in batches of `retention_batch_size`, each batch
@@ -29,7 +30,10 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Expiry:
-    """Rows of `table` whose timestamp `column` is more than `days` old are deleted (0: never)."""
+    """Rows of `table` whose timestamp `column` is more than `days` old are deleted (0: never).
+
+    A row whose `column` is NULL is never deleted (an outbox row not published yet).
+    """
 
     table: Table
     column: str

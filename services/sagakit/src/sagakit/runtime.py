@@ -17,6 +17,7 @@ import asyncio
 import logging
 import math
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -29,16 +30,19 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from sagakit import db, deadlines, housekeeping, metrics, monitoring, retention, telemetry
 from sagakit.authenticity import Authenticity
 from sagakit.changes import ChangeFeed
-from sagakit.choreography import OWNERS
+from sagakit.choreography import CONTROL_OWNER, OWNERS
 from sagakit.consumer import EventConsumer
 from sagakit.deadletter import DeadLetterQueue
 from sagakit.outbox import OutboxRelay
+from sagakit.reconcile import ReconcileChannel
+from sagakit.recovery import Recovery
 from sagakit.schema import SchemaGate
 from sagakit.settings import ServiceSettings, Transport
 from sagakit.spec import ServiceSpec
 from sagakit.transport import EventBus
 from sagakit.uow import AbstractUnitOfWork
 from sagakit.waiting import cancel, retry
+from sagakit.watchdog import Watchdog
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +97,11 @@ class ServiceRuntime:
         self.bus.declare_publishers(spec.publishes)
         for event_type, handler in spec.handlers.items():
             self.bus.subscribe(event_type, self.consumer, handler)
+        self.recovery = Recovery(
+            spec, settings, self.bus, self.redis, self.relay, self.authenticity, self.engine
+        )
+        self.reconcile: ReconcileChannel = self.recovery.channel
+        self.watchdog: Watchdog = self.recovery.watchdog
         self.schema = SchemaGate(self.engine, spec.migrations, settings.schema_check_seconds)
         self._sampler_task: asyncio.Task[None] | None = None
         self._retention_task: asyncio.Task[None] | None = None
@@ -120,7 +129,7 @@ class ServiceRuntime:
         Raises `NotReachable` when Redis does not answer within `redis_wait_seconds`, and
         `MissingKeys` without the keys to sign what it publishes and verify what it hears.
         """
-        heard = {OWNERS[event_type] for event_type in self.spec.handlers}
+        heard = {OWNERS[event_type] for event_type in self.spec.handlers} | {CONTROL_OWNER}
         self.authenticity.require(self.spec.name, self.spec.publishes, heard)
         wait, began = self.settings.redis_wait_seconds, time.monotonic()
         await self._retry_redis(self.bus.connect, wait)
@@ -151,6 +160,7 @@ class ServiceRuntime:
         await self._retry_redis(self._start_broker, wait)
         self._consuming = True
         self.relay.start()
+        self.recovery.start()
         self._retention_task = asyncio.create_task(self._purge(), name="retention")
         self._housekeeping_task = asyncio.create_task(self._housekeep(), name="housekeeping")
         if self.spec.deadlines:
@@ -178,6 +188,15 @@ class ServiceRuntime:
             reap_idle_seconds=settings.consumer_reap_idle_seconds,
         )
 
+    async def reconcile_stuck(self, force: bool = True) -> list[uuid.UUID]:
+        """Ask every service about the sagas that stopped moving now (booking only)."""
+        return await self.recovery.reconcile_stuck(force)
+
+    @property
+    def fatal(self) -> str | None:
+        """Why the process must end with a non-zero status (the watchdog gave up)."""
+        return self.recovery.fatal
+
     def _purge(self) -> Coroutine[Any, Any, None]:
         settings = self.settings
         inbox = retention.Expiry(
@@ -186,7 +205,10 @@ class ServiceRuntime:
             settings.inbox_retention_days,
             floor=lambda: housekeeping.oldest_undone(self.redis, self.bus.groups),
         )
-        expiring = (inbox, *self.spec.expiring)
+        outbox = retention.Expiry(
+            self.spec.tables.outbox, "published_at", settings.outbox_retention_hours / 24
+        )
+        expiring = (inbox, outbox, *self.spec.expiring)
         if self.spec.idempotency_keys is not None:
             hours = settings.idempotency_retention_hours
             keys = retention.Expiry(self.spec.idempotency_keys, "created_at", hours / 24)
@@ -226,6 +248,7 @@ class ServiceRuntime:
             elapsed = time.perf_counter() - self._shutdown_began
             log.info("shutdown: HTTP requests drained in %.3fs", elapsed)
         self.begin_shutdown()
+        await self.recovery.stop()  # the subscribers stop next, on purpose
         await cancel(self._gate_task)
         await cancel(self._sampler_task)
         await cancel(self._retention_task)
@@ -269,8 +292,13 @@ class ServiceRuntime:
         return [outbox, streams, dead_letters, waiters, own]
 
     async def check(self) -> dict[str, str]:
-        """Readiness: does the database answer, does Redis answer? And the schema's state."""
+        """Readiness: do the database and Redis answer, do all consumers run? And the schema.
+
+        `consumers` is `ok` before consuming began (the schema gate is closed: `schema`
+        says so) and while every subscriber runs; not while one is stopped (sagakit.watchdog).
+        """
         results: dict[str, str] = {"schema": self.schema.describe()}
+        results["consumers"] = "ok" if not self._consuming else self.recovery.describe()
         try:
             await asyncio.wait_for(db.ping(self.engine), timeout=2)
             results["database"] = "ok"

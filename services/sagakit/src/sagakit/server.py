@@ -75,3 +75,8 @@ def serve(app_factory_path: str, settings: ServiceSettings) -> None:
         raise SystemExit(2) from None
     config = server_config(app, settings)
     GracefulServer(config, on_shutdown=lambda: begin_shutdown(app)).run()
+    runtime: ServiceRuntime | None = getattr(app.state, "runtime", None)
+    if runtime is not None and runtime.fatal is not None:
+        # The watchdog gave up on a stopped consumer: a non-zero status says so to whoever
+        # restarts the process (sagakit.watchdog).
+        raise SystemExit(1)

@@ -58,6 +58,14 @@ class ServiceSettings(BaseSettings):
     claim_idle_ms: int = Field(default=15_000, ge=100)
     poll_interval_ms: int = Field(default=100, ge=1)
     stream_maxlen: int = Field(default=100_000, ge=1000)
+    consumer_watch_seconds: float = Field(
+        default=2.0, gt=0, description="How often stopped event subscribers are looked for."
+    )
+    consumer_recover_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="A subscriber still stopped after this long ends the process (exit 1).",
+    )
     relay_batch_size: int = Field(default=100, ge=1)
     relay_poll_seconds: float = Field(default=1.0, gt=0)
     db_pool_size: int = Field(default=10, ge=1, description="Connections each process keeps.")
@@ -139,6 +147,22 @@ class ServiceSettings(BaseSettings):
     inbox_retention_days: int = Field(
         default=30, ge=0, description="Inbox rows older than this are deleted; 0 keeps them."
     )
+    outbox_retention_hours: float = Field(
+        default=24.0,
+        gt=0,
+        description="Published outbox rows are kept this long, to be re-published on request.",
+    )
+    # The reconciler (sagakit.reconcile, docs/reliability.md "When the broker forgets").
+    reconcile_after_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="A saga that has not moved for this long gets its events re-published.",
+    )
+    reconcile_interval_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="How often booking looks for sagas that stopped moving; 0: never.",
+    )
     retention_interval_seconds: float = Field(
         default=3600.0, gt=0, description="How often old rows are looked for."
     )
@@ -187,6 +211,23 @@ class ServiceSettings(BaseSettings):
         """How long after its first delivery an unacknowledged event can come again."""
         claims = self.claim_idle_ms / 1000 * self.max_deliveries
         return claims + self.retention_interval_seconds
+
+    @model_validator(mode="after")
+    def _keep_outbox_long_enough(self) -> ServiceSettings:
+        # A row must outlive at least two reconcile rounds of its saga, or a saga stuck
+        # after its row expired could never be completed by re-publishing it.
+        if self.outbox_retention_hours * 3600 < 2 * self.reconcile_after_seconds:
+            raise ValueError(
+                "OUTBOX_RETENTION_HOURS must keep published rows at least twice "
+                f"RECONCILE_AFTER_SECONDS ({self.reconcile_after_seconds:g}s)"
+            )
+        # A re-published row must still find its inbox entry, or it would be handled twice.
+        if 0 < self.inbox_retention_days * 24 <= self.outbox_retention_hours:
+            raise ValueError(
+                "INBOX_RETENTION_DAYS must outlast OUTBOX_RETENTION_HOURS "
+                f"({self.outbox_retention_hours:g}h): a re-published event would be handled again"
+            )
+        return self
 
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to a database named after the service on localhost."""

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sagakit.deadlines import Deadline
 from sagakit.events import EventType
 from sagakit.monitoring import Sampler
+from sagakit.reconcile import StuckFinder
 from sagakit.retention import Expiry
 from sagakit.tables import MessagingTables
 from sagakit.uow import Handler
@@ -52,3 +53,6 @@ class ServiceSpec:
     idempotency_keys: Table | None = None
     # What the service's sagas must not wait for forever (sagakit.deadlines).
     deadlines: tuple[Deadline, ...] = ()
+    # Finds the sagas that stopped moving (booking's; sagakit.reconcile). None: this
+    # service only answers reconcile requests.
+    stuck: StuckFinder | None = None

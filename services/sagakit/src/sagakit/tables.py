@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     JSON,
@@ -18,11 +18,17 @@ from sqlalchemy import (
     Text,
     Uuid,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
 INBOX_AGE_INDEX = "ix_inbox_processed_at"
 IDEMPOTENCY_AGE_INDEX = "ix_idempotency_keys_created_at"
+# Version 3: published rows are kept (sagakit.outbox, sagakit.reconcile).
+OUTBOX_UNPUBLISHED_INDEX = "ix_outbox_unpublished"
+OUTBOX_BOOKING_INDEX = "ix_outbox_booking_id"
+OUTBOX_PUBLISHED_INDEX = "ix_outbox_published_at"
+VERSION = 3
 
 
 class MessagingTables(NamedTuple):
@@ -32,11 +38,25 @@ class MessagingTables(NamedTuple):
     inbox: Table
 
 
-def messaging_tables(metadata: MetaData) -> MessagingTables:
-    """Define the outbox and inbox on a service's metadata.
+def messaging_tables(metadata: MetaData, version: int = VERSION) -> MessagingTables:
+    """Define the outbox and inbox on a service's metadata (as `version` had them).
 
-    Changing these columns needs a new migration in every service.
+    Changing these columns needs a new migration in every service (sagakit.migrations).
     """
+    kept: list[Column[Any] | Index] = []
+    if version >= 3:
+        kept = [
+            Column(
+                "published_at",
+                DateTime(timezone=True),
+                nullable=True,
+                comment="when Redis last took it; NULL: the relay has yet to publish it",
+            ),
+            # The relay claims only unpublished rows: a small index however many are kept.
+            Index(OUTBOX_UNPUBLISHED_INDEX, "id", postgresql_where=text("published_at IS NULL")),
+            Index(OUTBOX_BOOKING_INDEX, "booking_id"),  # a reconcile request's rows
+            Index(OUTBOX_PUBLISHED_INDEX, "published_at"),  # retention finds old rows by age
+        ]
     outbox = Table(
         "outbox",
         metadata,
@@ -47,6 +67,7 @@ def messaging_tables(metadata: MetaData) -> MessagingTables:
         Column("body", Text, nullable=False, comment="the envelope exactly as it is published"),
         Column("headers", JSONB, nullable=False, server_default="{}"),
         Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        *kept,
     )
     inbox = Table(
         "inbox",
@@ -56,7 +77,7 @@ def messaging_tables(metadata: MetaData) -> MessagingTables:
         Column("event_type", String(64), nullable=False),
         Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
         # Version 2: the retention job finds the old rows by age (sagakit.retention).
-        Index(INBOX_AGE_INDEX, "processed_at"),
+        *([Index(INBOX_AGE_INDEX, "processed_at")] if version >= 2 else []),
     )
     return MessagingTables(outbox, inbox)
 

@@ -25,7 +25,7 @@ from sagakit.db import normalize_url
 from sagakit.domain import Aggregate
 from sagakit.events import Envelope, MalformedEvent, parse_envelope
 from sagakit.keyring import Keyring
-from sagakit.migrations import downgrade, migrate
+from sagakit.migrations import downgrade, migrate, read_revisions
 from sagakit.signing import SIGNATURE_HEADER
 from sagakit.transport import DATA_FIELD, JsonMessageFormat
 from sagakit.uow import AbstractUnitOfWork
@@ -71,6 +71,12 @@ async def require_redis(url: str = REDIS_URL) -> None:
         raise ServerUnavailable(f"Redis is not answering at {url}: {exc}. {START_HINT}") from exc
     finally:
         await client.aclose()
+
+
+def code_head(script_location: str) -> str:
+    """The one head revision of a migrations package (what a migrated database is at)."""
+    (head,) = read_revisions(script_location).heads
+    return head
 
 
 def database_url(name: str, server_url: str = POSTGRES_URL) -> str:

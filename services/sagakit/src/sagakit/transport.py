@@ -120,7 +120,11 @@ class EventBus:
         not consume yet.
         """
         await self._redis.ping()
-        await groups.create_groups(self._redis, self._groups)
+        await self.ensure_groups()
+
+    async def ensure_groups(self) -> list[tuple[str, str]]:
+        """Create the consumer groups that do not exist (at the stream's start); returns them."""
+        return await groups.create_groups(self._redis, self._groups)
 
     async def stop_consuming(self) -> int:
         """Stop reading; the messages in hand finish and are acked. Returns how many

@@ -1,8 +1,10 @@
 import asyncio
+import uuid
+from datetime import timedelta
 
 import pytest
 from redis.asyncio import Redis
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from sagakit.events import parse_envelope
 from sagakit.outbox import OutboxMessage, OutboxRelay
@@ -11,8 +13,25 @@ from sagakit.transport import JsonMessageFormat
 
 
 async def outbox_size(engine, outbox_table) -> int:
+    """Rows the relay has yet to publish."""
+    query = select(func.count()).where(outbox_table.c.published_at.is_(None))
     async with engine.connect() as conn:
-        return int(await conn.scalar(select(func.count()).select_from(outbox_table)) or 0)
+        return int(await conn.scalar(query) or 0)
+
+
+async def kept_rows(engine, outbox_table, booking_id: uuid.UUID) -> list:
+    query = select(outbox_table).where(outbox_table.c.booking_id == booking_id)
+    async with engine.connect() as conn:
+        return list((await conn.execute(query)).mappings().all())
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.published: list[str] = []
+
+    async def __call__(self, messages: list[OutboxMessage]) -> None:
+        await asyncio.sleep(0.01)
+        self.published.extend(m.event_id for m in messages)
 
 
 async def drain_everything(engine, outbox_table) -> None:
@@ -22,7 +41,7 @@ async def drain_everything(engine, outbox_table) -> None:
     await OutboxRelay(engine, outbox_table, ignore).drain()
 
 
-async def test_relay_publishes_committed_events_in_order_and_empties_the_outbox(
+async def test_relay_publishes_committed_events_in_order_and_marks_them(
     engine, outbox_table, redis: Redis, start_runtime, commit_created
 ) -> None:
     await drain_everything(engine, outbox_table)
@@ -84,3 +103,58 @@ async def test_the_runtime_stops_promptly_even_right_after_a_commit(
         stopping = asyncio.create_task(runtime.stop())
         done, _ = await asyncio.wait({stopping}, timeout=10)
         assert done, f"stop() still waiting {ticks} ticks after a commit"
+
+
+async def test_relay_marks_published_rows_and_keeps_them(
+    engine, outbox_table, commit_created
+) -> None:
+    await drain_everything(engine, outbox_table)
+    booking_id = await commit_created()
+    record = Recorder()
+    relay = OutboxRelay(engine, outbox_table, record)
+
+    assert await relay.drain() == 1
+    [row] = await kept_rows(engine, outbox_table, booking_id)
+    assert row["published_at"] is not None  # kept, marked
+    assert record.published == [str(row["event_id"])]
+    assert await relay.drain() == 0  # a published row is never published again by the relay
+    assert record.published == [str(row["event_id"])]
+
+
+async def test_republish_sends_a_bookings_kept_rows_once_whoever_asks(
+    engine, outbox_table, commit_created
+) -> None:
+    await drain_everything(engine, outbox_table)
+    stuck, other = await commit_created(), await commit_created()
+    await drain_everything(engine, outbox_table)
+    async with engine.begin() as conn:  # published a while ago
+        older = outbox_table.c.published_at - timedelta(minutes=5)
+        await conn.execute(update(outbox_table).values(published_at=older))
+    [before] = await kept_rows(engine, outbox_table, other)
+    replicas = [Recorder(), Recorder()]
+    relays = [OutboxRelay(engine, outbox_table, record) for record in replicas]
+
+    counts = await asyncio.gather(
+        *(relay.republish([stuck], timedelta(seconds=30)) for relay in relays)
+    )
+
+    [row] = await kept_rows(engine, outbox_table, stuck)
+    assert sorted(counts) == [0, 1]  # two replicas heard the request: one re-published
+    assert [e for r in replicas for e in r.published] == [str(row["event_id"])]
+    again = await relays[0].republish([stuck], timedelta(seconds=30))
+    assert again == 0  # just re-published: not again within the guard
+    [after] = await kept_rows(engine, outbox_table, other)
+    assert after["published_at"] == before["published_at"]  # another booking: untouched
+
+
+async def test_republish_leaves_unpublished_rows_to_the_relay(
+    engine, outbox_table, commit_created
+) -> None:
+    await drain_everything(engine, outbox_table)
+    booking_id = await commit_created()
+    record = Recorder()
+    assert (
+        await OutboxRelay(engine, outbox_table, record).republish([booking_id], timedelta(0)) == 0
+    )
+    assert record.published == []
+    assert await outbox_size(engine, outbox_table) == 1

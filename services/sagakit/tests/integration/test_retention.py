@@ -4,7 +4,7 @@ import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import MetaData, func, insert, select
+from sqlalchemy import MetaData, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sagakit.retention import Expiry, purge
@@ -12,6 +12,7 @@ from sagakit.tables import messaging_tables
 from sagakit.testing import eventually
 
 INBOX = messaging_tables(MetaData()).inbox  # the test service's inbox (conftest)
+OUTBOX = messaging_tables(MetaData()).outbox
 
 
 async def add_inbox_rows(engine: AsyncEngine, consumer: str, count: int, age: timedelta) -> None:
@@ -69,3 +70,29 @@ async def test_a_running_service_purges_its_inbox_periodically(
 
     assert await eventually(purged)
     assert await rows_of(engine, consumer, timedelta(0)) == 5
+
+
+async def test_only_published_outbox_rows_older_than_the_window_are_deleted(
+    engine: AsyncEngine, commit_created
+) -> None:
+    published_long_ago, published_recently, unpublished = [await commit_created() for _ in range(3)]
+    now = datetime.now(UTC)
+    async with engine.begin() as conn:
+        for booking_id, published_at, created_at in (
+            (published_long_ago, now - timedelta(hours=25), now - timedelta(hours=26)),
+            (published_recently, now - timedelta(hours=1), now - timedelta(hours=26)),
+            (unpublished, None, now - timedelta(hours=26)),  # Redis down for a day
+        ):
+            values = {"published_at": published_at, "created_at": created_at}
+            await conn.execute(
+                update(OUTBOX).where(OUTBOX.c.booking_id == booking_id).values(**values)
+            )
+
+    await purge(engine, Expiry(OUTBOX, "published_at", days=24 / 24), 100)
+
+    async with engine.connect() as conn:
+        query = select(OUTBOX.c.booking_id).where(
+            OUTBOX.c.booking_id.in_([published_long_ago, published_recently, unpublished])
+        )
+        left = set((await conn.execute(query)).scalars())
+    assert left == {published_recently, unpublished}

@@ -49,7 +49,7 @@ def test_the_owner_table_is_the_choreography() -> None:
         EventType.INVOICE_GENERATED_EVENT: "invoice",
         EventType.PAYMENT_EXPIRED_EVENT: "payment",
     }
-    assert producers_heard_by("invoice") == ["payment"]
+    assert producers_heard_by("invoice") == ["booking", "payment"]  # booking: reconcile requests
     assert producers_heard_by("booking") == sorted(CHOREOGRAPHY)
 
 

@@ -1,6 +1,17 @@
 """The booking database schema (SQLAlchemy Core tables; migrations must match)."""
 
-from sqlalchemy import Column, DateTime, Index, MetaData, Numeric, String, Table, Text, Uuid
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+    Uuid,
+)
 
 from sagakit.tables import idempotency_table, messaging_tables
 
@@ -36,4 +47,14 @@ saga_journal = Table(
     Column("causation_id", Uuid, nullable=True),
     Index("ix_saga_journal_booking_id_occurred_at", "booking_id", "occurred_at"),
     Index("ix_saga_journal_recorded_at", "recorded_at"),  # retention finds old rows by age
+)
+
+# The reconciler's attempts per saga that stopped moving (booking.adapters.stuck).
+saga_reconciles = Table(
+    "saga_reconciles",
+    metadata,
+    Column("booking_id", Uuid, primary_key=True),
+    Column("attempts", Integer, nullable=False),
+    Column("last_at", DateTime(timezone=True), nullable=False),
+    Column("next_at", DateTime(timezone=True), nullable=False),
 )

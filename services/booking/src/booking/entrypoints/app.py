@@ -5,7 +5,7 @@ from fastapi import FastAPI
 from booking import __version__
 from booking.bootstrap import bootstrap
 from booking.config import Settings
-from booking.entrypoints import routes
+from booking.entrypoints import reconcile, routes
 from sagakit.web import create_service_app
 
 DESCRIPTION = """
@@ -31,5 +31,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         settings=resolved,
         runtime_factory=lambda: bootstrap(resolved),
-        routers=[routes.router],
+        routers=[routes.router, reconcile.router],
     )
