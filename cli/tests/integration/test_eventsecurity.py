@@ -45,7 +45,7 @@ async def test_each_service_gets_its_own_user_when_the_connection_may_create_the
         finally:
             await invoice.aclose()
         keys = Verifier.from_setting(env["invoice"]["EVENT_VERIFY_KEYS"]).keys
-        assert sorted(keys) == ["payment"]
+        assert sorted(keys) == ["booking", "payment"]  # booking signs reconcile requests
         load_signing_key(env["invoice"]["EVENT_SIGNING_KEY"])
     finally:
         await withdraw(security)
@@ -121,7 +121,7 @@ def test_event_keys_files_wire_each_service_to_its_producers(tmp_path: Path) -> 
         s: load_signing_key((tmp_path / f"{s}-event-signing-key").read_text()) for s in SERVICES
     }
     billing = Verifier.from_setting((tmp_path / "billing-event-verify-keys").read_text())
-    assert sorted(billing.keys) == ["manager", "payment"]
+    assert sorted(billing.keys) == ["booking", "manager", "payment"]  # + reconcile requests
     assert billing.problem("payment", b"m", signers["payment"].sign(b"m")) is None
     operator = Verifier.from_setting((tmp_path / "operator-event-verify-keys").read_text())
     assert sorted(operator.keys) == sorted(SERVICES)
