@@ -75,7 +75,8 @@ def effects(deployment: Deployment, results: list[SagaResult]) -> dict[str, int]
             "booking",
             "SELECT count(*) FROM bookings WHERE status IN ('pending','approved')",
         ),
-        "outbox_left": ("booking", "SELECT count(*) FROM outbox"),
+        # Published rows are kept for the reconciler; only unpublished ones are left over.
+        "outbox_left": ("booking", "SELECT count(*) FROM outbox WHERE published_at IS NULL"),
     }
     counts = {}
     for name, (service, sql) in queries.items():
