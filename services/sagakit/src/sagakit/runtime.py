@@ -1,5 +1,5 @@
 """A service's moving parts and their lifecycle: engine, Redis, broker, consumers, relay,
-and the background loops (retention, deadline sweeps).
+recovery and the background loops (sagakit.loops).
 
 Nothing here runs at import time. A service's `bootstrap.py` describes itself
 with a `ServiceSpec` (sagakit.spec); the web app creates a `ServiceRuntime` from it in its
@@ -18,26 +18,26 @@ import logging
 import math
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
 from urllib.parse import urlsplit
 
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from sagakit import db, deadlines, housekeeping, metrics, monitoring, retention, telemetry
+from sagakit import db, telemetry
 from sagakit.authenticity import Authenticity
 from sagakit.changes import ChangeFeed
 from sagakit.choreography import CONTROL_OWNER, OWNERS
 from sagakit.consumer import EventConsumer
 from sagakit.deadletter import DeadLetterQueue
+from sagakit.loops import Loops
 from sagakit.outbox import OutboxRelay
 from sagakit.reconcile import ReconcileChannel
 from sagakit.recovery import Recovery
 from sagakit.schema import SchemaGate
-from sagakit.settings import ServiceSettings, Transport
+from sagakit.settings import ServiceSettings
 from sagakit.spec import ServiceSpec
 from sagakit.transport import EventBus
 from sagakit.uow import AbstractUnitOfWork
@@ -103,10 +103,16 @@ class ServiceRuntime:
         self.reconcile: ReconcileChannel = self.recovery.channel
         self.watchdog: Watchdog = self.recovery.watchdog
         self.schema = SchemaGate(self.engine, spec.migrations, settings.schema_check_seconds)
-        self._sampler_task: asyncio.Task[None] | None = None
-        self._retention_task: asyncio.Task[None] | None = None
-        self._housekeeping_task: asyncio.Task[None] | None = None
-        self._deadline_task: asyncio.Task[None] | None = None
+        self.loops = Loops(
+            spec,
+            settings,
+            self.engine,
+            self.redis,
+            self.bus,
+            self.dead_letters,
+            self.changes,
+            self.new_uow,
+        )
         self._gate_task: asyncio.Task[None] | None = None
         self._shutdown_began: float | None = None
         self._consuming = False
@@ -138,10 +144,7 @@ class ServiceRuntime:
             await self._start_consuming(max(0.0, wait - (time.monotonic() - began)))
         else:
             self._gate_task = asyncio.create_task(self._open_later(), name="schema-gate")
-        self._sampler_task = asyncio.create_task(
-            monitoring.sample_forever(self.settings.metrics_interval_seconds, self._probes()),
-            name=f"{self.spec.name}-metrics",
-        )
+        self.loops.sample()
         log.info(
             "%s started: transport=%s consumer=%s schema=%s",
             self.spec.name,
@@ -161,32 +164,7 @@ class ServiceRuntime:
         self._consuming = True
         self.relay.start()
         self.recovery.start()
-        self._retention_task = asyncio.create_task(self._purge(), name="retention")
-        self._housekeeping_task = asyncio.create_task(self._housekeep(), name="housekeeping")
-        if self.spec.deadlines:
-            self._deadline_task = asyncio.create_task(self._sweep(), name="deadlines")
-
-    def _sweep(self) -> Coroutine[Any, Any, None]:
-        return deadlines.sweep_forever(
-            self.spec.deadlines,
-            self.new_uow,
-            self.spec.name,
-            self.settings.deadline_sweep_seconds,
-            self.settings.deadline_batch_size,
-        )
-
-    def _housekeep(self) -> Coroutine[Any, Any, None]:
-        settings = self.settings
-        return housekeeping.housekeep_forever(
-            self.redis,
-            self.dead_letters.stream,
-            self.bus.groups,
-            settings.consumer_name,
-            service=self.spec.name,
-            interval=settings.retention_interval_seconds,
-            dead_letter_days=settings.dead_letter_retention_days,
-            reap_idle_seconds=settings.consumer_reap_idle_seconds,
-        )
+        self.loops.start()
 
     async def reconcile_stuck(self, force: bool = True) -> list[uuid.UUID]:
         """Ask every service about the sagas that stopped moving now (booking only)."""
@@ -196,30 +174,6 @@ class ServiceRuntime:
     def fatal(self) -> str | None:
         """Why the process must end with a non-zero status (the watchdog gave up)."""
         return self.recovery.fatal
-
-    def _purge(self) -> Coroutine[Any, Any, None]:
-        settings = self.settings
-        inbox = retention.Expiry(
-            self.spec.tables.inbox,
-            "processed_at",
-            settings.inbox_retention_days,
-            floor=lambda: housekeeping.oldest_undone(self.redis, self.bus.groups),
-        )
-        outbox = retention.Expiry(
-            self.spec.tables.outbox, "published_at", settings.outbox_retention_hours / 24
-        )
-        expiring = (inbox, outbox, *self.spec.expiring)
-        if self.spec.idempotency_keys is not None:
-            hours = settings.idempotency_retention_hours
-            keys = retention.Expiry(self.spec.idempotency_keys, "created_at", hours / 24)
-            expiring = (*expiring, keys)
-        return retention.purge_forever(
-            self.engine,
-            expiring,
-            self.spec.name,
-            settings.retention_interval_seconds,
-            settings.retention_batch_size,
-        )
 
     async def _start_broker(self) -> None:
         try:
@@ -250,10 +204,7 @@ class ServiceRuntime:
         self.begin_shutdown()
         await self.recovery.stop()  # the subscribers stop next, on purpose
         await cancel(self._gate_task)
-        await cancel(self._sampler_task)
-        await cancel(self._retention_task)
-        await cancel(self._housekeeping_task)
-        await cancel(self._deadline_task)  # before the last drain: what it fired leaves now
+        await self.loops.stop()  # before the last drain: what a deadline fired leaves now
         if self._consuming:
             with _phase("event consumers stopped"):
                 handed = await self.bus.stop_consuming()
@@ -267,29 +218,6 @@ class ServiceRuntime:
             await self.bus.broker.stop()
             await self.redis.aclose()
             await self.engine.dispose()
-
-    def _probes(self) -> list[Callable[[], Awaitable[None]]]:
-        name, engine = self.spec.name, self.engine
-
-        async def outbox() -> None:
-            await monitoring.sample_outbox(engine, self.spec.tables.outbox, name)
-
-        async def streams() -> None:
-            if self.settings.event_transport is Transport.STREAMS:
-                names = [self.bus.name(event_type) for event_type in self.spec.handlers]
-                await monitoring.sample_streams(self.redis, names, name)
-
-        async def dead_letters() -> None:
-            metrics.DEAD_LETTERS.labels(name).set(await self.dead_letters.size())
-
-        async def waiters() -> None:
-            metrics.LONG_POLL_WAITERS.labels(name).set(self.changes.waiters)
-
-        async def own() -> None:
-            if self.spec.sampler is not None:
-                await self.spec.sampler(engine)
-
-        return [outbox, streams, dead_letters, waiters, own]
 
     async def check(self) -> dict[str, str]:
         """Readiness: do the database and Redis answer, do all consumers run? And the schema.
