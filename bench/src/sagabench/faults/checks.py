@@ -30,42 +30,25 @@ async def _rows(rig: Rig, service: str, sql: str, tag: str) -> list[Any]:
         await engine.dispose()
 
 
+QUERIES = {
+    "bookings": ("booking", "SELECT id::text, customer_id, status, amount FROM bookings"),
+    "bills": ("billing", "SELECT booking_id::text, status FROM bills"),
+    "invoices": ("invoice", "SELECT booking_id::text FROM invoices"),
+    "credits": ("payment", "SELECT customer_id, credit FROM customers"),
+}
+
+
 async def effects(rig: Rig, tag: str, sagas: list[Saga]) -> dict[str, Any]:
     """Started, terminal, stuck, duplicate and lost effects, credit mismatches."""
-    bookings = await _rows(
-        rig,
-        "booking",
-        "SELECT id::text, customer_id, status, amount FROM bookings"
-        " WHERE customer_id LIKE :pattern",
-        tag,
-    )
-    bills = Counter(
-        row[0]
-        for row in await _rows(
-            rig,
-            "billing",
-            "SELECT booking_id::text FROM bills WHERE customer_id LIKE :pattern",
-            tag,
-        )
-    )
-    invoices = Counter(
-        row[0]
-        for row in await _rows(
-            rig,
-            "invoice",
-            "SELECT booking_id::text FROM invoices WHERE customer_id LIKE :pattern",
-            tag,
-        )
-    )
-    credits = {
-        row[0]: Decimal(row[1])
-        for row in await _rows(
-            rig,
-            "payment",
-            "SELECT customer_id, credit FROM customers WHERE customer_id LIKE :pattern",
-            tag,
-        )
+    found = {
+        name: await _rows(rig, service, f"{sql} WHERE customer_id LIKE :pattern", tag)
+        for name, (service, sql) in QUERIES.items()
     }
+    bookings = found["bookings"]
+    bills = Counter(row[0] for row in found["bills"])
+    bill_status = {row[0]: row[1] for row in found["bills"]}
+    invoices = Counter(row[0] for row in found["invoices"])
+    credits = {row[0]: Decimal(row[1]) for row in found["credits"]}
     per_customer = Counter(row.customer_id for row in bookings)
     known = {row.id for row in bookings}
     reserved: defaultdict[str, Decimal] = defaultdict(Decimal)
@@ -86,6 +69,12 @@ async def effects(rig: Rig, tag: str, sagas: list[Saga]) -> dict[str, Any]:
         sum(1 for row in bookings if row.status in BILLED and row.id not in bills)
         + sum(1 for row in bookings if row.status == "reserved" and row.id not in invoices)
         + sum(1 for saga in sagas if saga.booking_id and saga.booking_id not in known)
+        # An expired booking's bill is cancelled (issue 10 part 1's compensation).
+        + sum(
+            1
+            for row in bookings
+            if row.status == "expired" and bill_status.get(row.id) != "cancelled"
+        )
     )
     terminal = sum(1 for row in bookings if row.status in FINAL)
     return {

@@ -88,10 +88,18 @@ class Load:
             self.sagas.append(saga)
             self._tasks.append(asyncio.create_task(self._run(saga)))
 
-    async def finish(self, timeout: float) -> None:
-        """Wait for every saga to end (or `timeout`), then close the connections."""
-        if self._tasks:
-            await asyncio.wait(self._tasks, timeout=timeout)
+    async def finish(self, timeout: float, idle: float = 45.0) -> None:
+        """Wait for every saga to end, at most `timeout` seconds, and no longer than `idle`
+        seconds without one ending (stuck sagas stay stuck); then close the connections."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        ended, moved = -1, loop.time()
+        while (pending := [task for task in self._tasks if not task.done()]) and (
+            loop.time() < min(deadline, moved + idle)
+        ):
+            await asyncio.wait(pending, timeout=1.0)
+            if (now_ended := sum(task.done() for task in self._tasks)) != ended:
+                ended, moved = now_ended, loop.time()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
