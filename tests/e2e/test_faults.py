@@ -15,7 +15,7 @@ from sagabench.faults import rig as rigs
 from sagabench.faults.rows import ROWS, Row
 from sagabench.faults.runner import run_row
 
-pytestmark = [pytest.mark.e2e, pytest.mark.faults, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.faults, pytest.mark.timeout(600)]
 SAGAS, RATE = 12, 3.0
 
 
