@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,7 +26,14 @@ RESULTS = Path(__file__).resolve().parents[4] / "bench" / "results"
 async def suite(
     transports: tuple[str, ...], rows: tuple[Row, ...], sagas: int, rate: float, seed: int
 ) -> dict[str, Any]:
-    """Run `rows` in order on one rig per transport (the destructive rows come last)."""
+    """Run `rows` in order on one rig per transport (the destructive rows come last).
+
+    SIGINT or SIGTERM stops the run and everything it started.
+    """
+    loop, me = asyncio.get_running_loop(), asyncio.current_task()
+    assert me is not None
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, me.cancel)
     began, done = time.monotonic(), []
     for transport in transports:
         rig = await up(transport)
@@ -33,7 +41,7 @@ async def suite(
             for index, row in enumerate(rows):
                 console.print(f"[bold]{transport}[/]: {row.name} ...")
                 result = await run_row(rig, row, sagas, rate, seed + index)
-                console.print(f"  {report._verdict(result)}")
+                console.print(f"  {report.verdict(result)}")
                 done.append(result)
         finally:
             await down(rig, keep=any(result["passed"] is False for result in done))

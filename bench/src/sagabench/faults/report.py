@@ -21,7 +21,8 @@ COLUMNS = (
 )
 
 
-def _verdict(row: dict[str, Any]) -> str:
+def verdict(row: dict[str, Any]) -> str:
+    """pass, skipped (why) or FAIL (every invariant broken, and why it was expected)."""
     if row.get("skipped"):
         return f"skipped: {row['skipped']}"
     if row["passed"]:
@@ -37,7 +38,7 @@ def table(results: dict[str, Any]) -> str:
     names = [name for name, _ in COLUMNS] + ["verdict"]
     lines = ["| " + " | ".join(names) + " |", "|" + " --- |" * len(names)]
     for row in results["rows"]:
-        cells = [str(row.get(key, "-")) for _, key in COLUMNS] + [_verdict(row)]
+        cells = [str(row.get(key, "-")) for _, key in COLUMNS] + [verdict(row)]
         lines.append("| " + " | ".join(cells) + " |")
     plan = results["plan"]
     lines.append("")

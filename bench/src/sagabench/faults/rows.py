@@ -58,10 +58,13 @@ async def readiness(rig: Rig, names: tuple[str, ...], seconds: float) -> dict[st
 
 
 async def _signals(rig: Rig, duration: float, rng: random.Random, signum: int) -> None:
-    # Each service once, in a random order, at random moments over the rest of the load.
-    for name in rng.sample(SERVICES, len(SERVICES)):
-        await asyncio.sleep(rng.uniform(0, duration / 10))
+    # Each service once, each at its own random moment of the next half of the load (two
+    # may be down together), restarted at once; healed when the last one is ready again.
+    async def one(name: str) -> None:
+        await asyncio.sleep(rng.uniform(0, duration / 2))
         await rig.restart(name, signum)
+
+    await asyncio.gather(*(one(name) for name in SERVICES))
 
 
 async def kill_9(rig: Rig, duration: float, rng: random.Random, notes: Notes) -> None:
