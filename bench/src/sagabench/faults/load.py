@@ -37,6 +37,7 @@ class Saga:
     pays: bool = True
     booking_id: str | None = None
     final: str | None = None
+    started_at: float = field(default_factory=time.monotonic)
     ended_at: float | None = None  # time.monotonic() when the end was seen
     error: str | None = None
 

@@ -46,7 +46,8 @@ def table(results: dict[str, Any]) -> str:
         f"{plan['sagas']} sagas per row at {plan['rate']}/s, seed {plan['seed']}, "
         f"{results['seconds']} s in all, on {results['machine']['cores']} cores "
         f"({results['generated_at']}). Time to recover: from healing the fault to the "
-        "last saga's end."
+        "end of the last saga it caught (started before it was healed); never: some "
+        "did not end."
     )
     return "\n".join(lines) + "\n"
 

@@ -66,17 +66,20 @@ async def run_row(
     for name in row.env:  # back to the settings the other rows run with
         await rig.restart(name, signal.SIGTERM)
     result |= await checks.effects(rig, tag, load.sagas)
-    ends = [saga.ended_at for saga in load.sagas if saga.ended_at is not None]
+    # The sagas the fault caught: started before it was healed (the load goes on after).
+    caught = [saga for saga in load.sagas if saga.started_at <= healed]
+    ends = [saga.ended_at for saga in caught if saga.ended_at is not None]
     unpaid = [saga for saga in load.sagas if not saga.pays]
     result |= {
         "5xx_other_than_503": load.tally.bad_5xx,
         "proper_503": load.tally.proper_503,
         "connection_errors": load.tally.connection_errors,
         "bad_answers": load.tally.samples,
-        # Not every saga ended: it never recovered.
+        # From healing the fault to the end of the last saga it caught; "never" when one
+        # of them did not end.
         "time_to_recover_s": "never"
-        if len(ends) < len(load.sagas) or not ends
-        else round(max(0.0, max(ends) - healed), 1),
+        if len(ends) < len(caught) or result["stuck"]
+        else round(max([0.0, *(end - healed for end in ends)]), 1),
         "unpaid_not_expired": sum(1 for saga in unpaid if saga.final != "expired"),
         "client_errors": sorted({saga.error for saga in load.sagas if saga.error})[:3],
         "notes": notes,
