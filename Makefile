@@ -5,7 +5,7 @@ export UV_PYTHON_DOWNLOADS := never
 RUN := $(UV) run --frozen
 
 .DEFAULT_GOAL := help
-.PHONY: help install up up-pubsub demo test test-setup test-unit test-integration test-e2e lint fmt typecheck asyncapi bench bench-quick servers tools clean
+.PHONY: help install up up-pubsub demo test test-setup test-unit test-integration test-e2e test-faults lint fmt typecheck asyncapi bench bench-quick servers tools clean
 
 help: ## Show the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-21s %s\n", $$1, $$2}'
@@ -50,6 +50,10 @@ test-integration: install ## Only the integration tests (real Postgres and Redis
 
 test-e2e: install ## Only the end-to-end tests (five real processes)
 	$(RUN) pytest -m e2e
+
+# FAULTS_ARGS: e.g. --transport streams, --sagas 30, --only postgres (python -m sagabench.faults --help).
+test-faults: install ## The fault suite: 180 sagas per fault at 3/s, both transports (~20 min); writes bench/results/faults.md
+	$(RUN) python -m sagabench.faults $(FAULTS_ARGS)
 
 lint: install ## ruff lint, format check and the layering contract
 	$(RUN) ruff check .

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
+import psycopg
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -29,6 +30,7 @@ from sagakit.observability import HttpMetrics, metrics_router
 from sagakit.runtime import ServiceRuntime
 from sagakit.schema import SchemaState
 from sagakit.settings import ServiceSettings
+from sagakit.unavailable import NETWORK_ERRORS, RETRY_AFTER_SECONDS, unreachable
 from sagakit.waiting import NotReachable
 
 log = logging.getLogger(__name__)
@@ -39,10 +41,10 @@ REFUSED: dict[int | str, dict[str, Any]] = {
     414: problem("The URL is longer than the service accepts (HTTP_MAX_URL_BYTES)"),
     431: problem("The headers are larger than the service accepts (HTTP_MAX_HEADER_BYTES)"),
     503: problem(
-        "No room for the request now: the database schema is being migrated, the "
-        "connection was lost, every database connection is busy, too many requests are "
-        "waiting already, or the token issuer's keys could not be fetched. Retry after "
-        "`Retry-After` seconds."
+        "No room for the request now: the database schema is being migrated, Postgres or "
+        "Redis cannot be reached (a restart, a failover, a network cut), every database "
+        "connection is busy, too many requests are waiting already, or the token issuer's "
+        "keys could not be fetched. Retry after `Retry-After` seconds."
     ),
 }
 
@@ -155,7 +157,11 @@ def _add_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Conflict, _status_handler(409))
     app.add_exception_handler(Overloaded, _retry_later)
     app.add_exception_handler(PoolTimeout, _retry_later)
-    app.add_exception_handler(DBAPIError, _database_unavailable)
+    # Postgres or Redis out of reach (restart, failover, network): 503. Registered on the
+    # classes, not on Exception: Starlette's catch-all answers but then re-raises, and
+    # uvicorn closes the keep-alive connection after an exception.
+    for error in (DBAPIError, psycopg.Error, *NETWORK_ERRORS):
+        app.add_exception_handler(error, _dependency_unavailable)
     idempotency_api.add_handlers(app)
 
 
@@ -171,16 +177,22 @@ async def _retry_later(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": f"{detail}; retry shortly"}, status_code=503, headers=headers)
 
 
-async def _database_unavailable(_: Request, exc: Exception) -> JSONResponse:
-    # A lost connection (database restarted, failover) is worth a retry; anything else
-    # from the database is a bug and stays a 500.
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return JSONResponse(
-            {"detail": "the database connection was lost; retry the request"},
-            status_code=503,
-            headers={"Retry-After": "1"},
-        )
-    raise exc
+async def _dependency_unavailable(_: Request, exc: Exception) -> JSONResponse:
+    # Worth a retry: the database or Redis could not be reached or dropped the connection.
+    # Anything else from them (a unique violation, bad SQL) is a bug and stays a 500.
+    if not unreachable(exc):
+        raise exc
+    log.warning("503: a dependency is out of reach: %s", _first_line(exc))
+    return JSONResponse(
+        {"detail": "the database or Redis cannot be reached now; retry shortly"},
+        status_code=503,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{exc.__class__.__name__}: {text[0] if text else ''}"
 
 
 def _status_handler(status: int) -> Callable[[Request, Exception], Any]:

@@ -1,0 +1,3 @@
+from sagabench.faults.cli import main
+
+main()
