@@ -9,7 +9,14 @@ one that fails the authenticity checks (wrong stream, a producer that does not o
 its event type, a missing or wrong signature: sagakit.authenticity), never handled.
 
 Pub/Sub has no redelivery, so a failed message is retried in process with a
-short backoff, then dead-lettered. A subscriber that is down misses messages.
+short backoff, then dead-lettered. A subscriber that is down misses messages (the
+reconciler has them published again: sagakit.reconcile).
+
+On both transports a handler that cannot reach Postgres or Redis (sagakit.unavailable:
+a restart, a failover, a cut link) is retried in process, with a backoff of up to a
+second, for as long as `outage_seconds`: an outage is not the message's fault, and
+counting it as a failed delivery would dead-letter healthy events after a few seconds.
+Only when the outage lasts longer does the failure count as one delivery.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from sagakit.deadletter import DeadLetterQueue, Failure
 from sagakit.events import Envelope, MalformedEvent, SagaEvent, parse_envelope
 from sagakit.logs import log_context
 from sagakit.tracing import continued
+from sagakit.unavailable import unreachable
 from sagakit.uow import AbstractUnitOfWork, AlreadyProcessed, Handler
 
 log = logging.getLogger(__name__)
@@ -73,8 +81,10 @@ class EventConsumer:
         max_deliveries: int,
         transport: str,
         authenticity: Authenticity,
+        outage_seconds: float = 60.0,
     ) -> None:
         self.group = group
+        self._outage_seconds = outage_seconds
         self._new_uow = new_uow
         self._dead_letters = dead_letters
         self._max_deliveries = max_deliveries
@@ -142,7 +152,22 @@ class EventConsumer:
         return Outcome.DEAD_LETTERED  # unreachable: max_deliveries >= 1
 
     async def _handle(self, delivery: Delivery, parsed: Parsed, handler: Handler) -> Outcome:
-        """Run the handler once; its errors propagate to the policy."""
+        """Run the handler, again while Postgres or Redis is out of reach (up to
+        `outage_seconds`); any other error, or a longer outage, propagates to the policy."""
+        deadline = time.monotonic() + self._outage_seconds
+        pause = 0.05
+        while True:
+            try:
+                return await self._handle_once(delivery, parsed, handler)
+            except Exception as exc:
+                if not unreachable(exc) or time.monotonic() + pause > deadline:
+                    raise
+                log.warning("a dependency is out of reach, retrying in %.2fs: %r", pause, exc)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 1.0)
+
+    async def _handle_once(self, delivery: Delivery, parsed: Parsed, handler: Handler) -> Outcome:
+        """Run the handler once; its errors propagate."""
         if parsed.envelope is None or parsed.event is None:
             await self.dead_letter(delivery, parsed.error)  # malformed or rejected: never handled
             return Outcome.DEAD_LETTERED

@@ -93,6 +93,7 @@ class ServiceRuntime:
             max_deliveries=settings.max_deliveries,
             transport=settings.event_transport.value,
             authenticity=self.authenticity,
+            outage_seconds=settings.outage_window_seconds(),
         )
         self.bus.declare_publishers(spec.publishes)
         for event_type, handler in spec.handlers.items():

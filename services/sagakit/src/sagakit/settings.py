@@ -56,6 +56,12 @@ class ServiceSettings(BaseSettings):
     consumer_name: str = Field(default_factory=_default_consumer_name)
     max_deliveries: int = Field(default=5, ge=1)
     claim_idle_ms: int = Field(default=15_000, ge=100)
+    outage_retry_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="A handler that cannot reach Postgres or Redis is retried this long "
+        "before the failure counts as a delivery.",
+    )
     poll_interval_ms: int = Field(default=100, ge=1)
     stream_maxlen: int = Field(default=100_000, ge=1000)
     consumer_watch_seconds: float = Field(
@@ -206,6 +212,16 @@ class ServiceSettings(BaseSettings):
                 f"({self.claim_idle_ms / 1000:g}s), or be 0 (never reap)"
             )
         return self
+
+    def outage_window_seconds(self) -> float:
+        """How long a handler retries in process while Postgres or Redis is out of reach.
+
+        Streams: at most half of `claim_idle_ms`, so the entry is not claimed again (and
+        counted as another delivery) while its first delivery still retries.
+        """
+        if self.event_transport is Transport.STREAMS:
+            return min(self.outage_retry_seconds, self.claim_idle_ms / 2000)
+        return self.outage_retry_seconds
 
     def redelivery_window_seconds(self) -> float:
         """How long after its first delivery an unacknowledged event can come again."""

@@ -34,7 +34,9 @@ class FakeStreamMessage:
         return self.deliveries
 
 
-def consumer(dead: FakeDeadLetters, uow: FakeUnitOfWork, max_deliveries: int = 3) -> EventConsumer:
+def consumer(
+    dead: FakeDeadLetters, uow: FakeUnitOfWork, max_deliveries: int = 3, outage: float = 0.0
+) -> EventConsumer:
     return EventConsumer(
         "svc",
         lambda: uow,
@@ -42,6 +44,7 @@ def consumer(dead: FakeDeadLetters, uow: FakeUnitOfWork, max_deliveries: int = 3
         max_deliveries,
         "streams",
         AUTHENTICITY,
+        outage_seconds=outage,
     )
 
 
@@ -183,3 +186,56 @@ async def test_an_altered_message_is_dead_lettered_over_pubsub_without_retries()
     [failure] = dead.failures
     assert failure.deliveries == 1
     assert "does not match the message" in failure.error
+
+
+def refused_then_recorded(refusals: int) -> tuple[list[int], object]:
+    calls: list[int] = []
+
+    async def handler(event, uow) -> None:
+        calls.append(1)
+        if len(calls) <= refusals:
+            raise ConnectionRefusedError("connection refused")  # Postgres restarting
+        await record(event, uow)
+
+    return calls, handler
+
+
+async def test_an_outage_is_retried_in_process_and_never_counts_as_a_delivery() -> None:
+    dead, uow = FakeDeadLetters(), FakeUnitOfWork("svc")
+    calls, handler = refused_then_recorded(refusals=3)
+    message = FakeStreamMessage(deliveries=3)  # the last delivery: one failure would end it
+    outcome = await consumer(dead, uow, outage=5.0).on_stream(
+        message, delivery(good_body()), handler, reclaimed=False
+    )
+    assert outcome is Outcome.HANDLED
+    assert len(calls) == 4
+    assert message.acked
+    assert dead.failures == []
+
+
+async def test_an_outage_longer_than_the_window_counts_as_one_failed_delivery() -> None:
+    dead, uow = FakeDeadLetters(), FakeUnitOfWork("svc")
+    calls, handler = refused_then_recorded(refusals=1000)
+    message = FakeStreamMessage(deliveries=1)
+    outcome = await consumer(dead, uow, outage=0.2).on_stream(
+        message, delivery(good_body()), handler, reclaimed=False
+    )
+    assert outcome is Outcome.RETRY  # left pending: the next delivery tries again
+    assert 1 < len(calls) < 10
+    assert not message.acked
+
+
+async def test_a_bug_is_not_retried_as_an_outage() -> None:
+    dead, uow = FakeDeadLetters(), FakeUnitOfWork("svc")
+    calls: list[int] = []
+
+    async def broken(event, uow) -> None:
+        calls.append(1)
+        raise ValueError("a bug")
+
+    message = FakeStreamMessage(deliveries=1)
+    outcome = await consumer(dead, uow, outage=5.0).on_stream(
+        message, delivery(good_body()), broken, reclaimed=False
+    )
+    assert outcome is Outcome.RETRY
+    assert calls == [1]
