@@ -34,9 +34,6 @@ class Row:
     inject: Inject
     unpaid_share: float = 0.0  # customers who never pay (the clock row)
     env: dict[str, dict[str, str]] = field(default_factory=dict)
-    expected_to_fail: str = ""  # why this row may fail on this branch
-    # A subscriber is down or cut off from Redis for a while: Pub/Sub keeps nothing for it.
-    pubsub_loses: bool = True
 
 
 async def readiness(rig: Rig, names: tuple[str, ...], seconds: float) -> dict[str, bool]:
@@ -115,18 +112,14 @@ async def clock(rig: Rig, duration: float, rng: random.Random, notes: Notes) -> 
 
 
 CLOCK_DEADLINE_SECONDS = 4
-PUBSUB_LOSS = (
-    "Pub/Sub keeps nothing for a subscriber that is down: needs the reconciler of issue 10 part 3"
-)
 ROWS = (
-    Row("duplicated + reordered deliveries", duplicates, pubsub_loses=False),
+    Row("duplicated + reordered deliveries", duplicates),
     Row("kill -9 of each service", kill_9),
     Row("SIGTERM of each service (rolling update)", sigterm),
-    Row("Postgres restart (fast shutdown)", postgres_restart, pubsub_loses=False),
+    Row("Postgres restart (fast shutdown)", postgres_restart),
     Row(
         f"network cut {CUT_SERVICE} <-> Postgres ({CUT_SECONDS:g} s)",
         net_cut("postgres"),
-        pubsub_loses=False,
     ),
     Row(f"network cut {CUT_SERVICE} <-> Redis ({CUT_SECONDS:g} s)", net_cut("redis")),
     Row("Redis restart (AOF on)", redis_restart),
@@ -136,10 +129,5 @@ ROWS = (
         unpaid_share=0.3,
         env={"payment": {"PAYMENT_TIMEOUT_SECONDS": str(CLOCK_DEADLINE_SECONDS)}},
     ),
-    Row(
-        "Redis comes back empty",
-        redis_empty,
-        expected_to_fail="needs the recovery of issue 10 part 3 (consumer groups "
-        "recreated, outbox re-published)",
-    ),
+    Row("Redis comes back empty", redis_empty),
 )
