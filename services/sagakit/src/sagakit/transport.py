@@ -7,7 +7,8 @@ consumer name: one reads new entries, the other claims entries left pending
 longer than `claim_idle_ms` (by a crash or a failed attempt).
 
 Pub/Sub (`EVENT_TRANSPORT=pubsub`): the same names as channels; fire and
-forget, so a subscriber that is down misses what was published meanwhile.
+forget, so a subscriber that is down misses what was published meanwhile, until the
+reconciler has it published again (sagakit.reconcile).
 """
 
 from __future__ import annotations
