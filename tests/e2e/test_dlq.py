@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from sagakit.deadletter import DeadLetterQueue, Failure
 from sagakit.events import EventType, parse_envelope
-from sagakit.transport import DATA_FIELD
+from sagakit.wire import DATA_FIELD
 
 OPERATOR_ONLY = ("REDIS_URL", "EVENT_PREFIX", "EVENT_VERIFY_KEYS", "SAGA_OPERATOR_ENV")
 

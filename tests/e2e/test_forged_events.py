@@ -21,7 +21,7 @@ from redis.exceptions import NoPermissionError
 from sagakit.deadletter import DeadLetter, DeadLetterQueue
 from sagakit.events import Envelope, EventType, PaidBooking
 from sagakit.testing import eventually, wire
-from sagakit.transport import DATA_FIELD
+from sagakit.wire import DATA_FIELD
 
 PAID_BY = {"billing", "invoice", "booking"}  # who hears PAID_BOOKING_EVENT
 

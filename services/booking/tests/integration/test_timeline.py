@@ -21,7 +21,7 @@ from sagakit.events import (
 )
 from sagakit.testing import consumed, count_rows, eventually, read_messages, running_app, wire
 from sagakit.tracing import trace_id
-from sagakit.transport import DATA_FIELD
+from sagakit.wire import DATA_FIELD
 
 ROOM = {"customer_id": "alice", "item": "Room 7", "amount": "120.00"}
 

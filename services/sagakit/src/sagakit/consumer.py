@@ -24,16 +24,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from enum import StrEnum
-from typing import Protocol
 
 from sagakit import metrics
 from sagakit.authenticity import Authenticity
 from sagakit.deadletter import DeadLetterQueue, Failure
-from sagakit.events import Envelope, MalformedEvent, SagaEvent, parse_envelope
+from sagakit.delivery import Delivery, Parsed, StreamMessage, parse
 from sagakit.logs import log_context
 from sagakit.tracing import continued
 from sagakit.unavailable import unreachable
@@ -49,25 +48,6 @@ class Outcome(StrEnum):
     DUPLICATE = "duplicate"
     DEAD_LETTERED = "dead_lettered"
     RETRY = "retry"
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """One received message, independent of the transport."""
-
-    origin: str
-    origin_id: str
-    body: bytes
-    raw: Mapping[bytes, bytes]
-    headers: Mapping[str, str] = field(default_factory=dict)
-    deliveries: int = 1
-
-
-class StreamMessage(Protocol):
-    """The part of FastStream's stream message the policy needs."""
-
-    async def ack(self) -> None: ...
-    async def get_delivery_count(self) -> int: ...
 
 
 class EventConsumer:
@@ -196,7 +176,7 @@ class EventConsumer:
 
     def _read(self, delivery: Delivery) -> Parsed:
         """Decode a delivery once; an envelope that fails the authenticity checks has no event."""
-        parsed = _parse(delivery)
+        parsed = parse(delivery)
         if parsed.envelope is None:
             return parsed
         problem = self._authenticity.problem(
@@ -208,7 +188,7 @@ class EventConsumer:
 
     async def dead_letter(self, delivery: Delivery, error: str) -> None:
         """Move a message to the dead-letter stream with its origin and the error."""
-        parsed = _parse(delivery)
+        parsed = parse(delivery)
         event_id = str(parsed.envelope.event_id) if parsed.envelope else ""
         await self._dead_letters.add(
             Failure(
@@ -224,28 +204,3 @@ class EventConsumer:
             )
         )
         log.error("dead-lettered message from %s: %s", delivery.origin, error)
-
-
-@dataclass(frozen=True)
-class Parsed:
-    """A delivery decoded once: the envelope and typed event, or why not."""
-
-    envelope: Envelope | None
-    event: SagaEvent | None
-    error: str = ""  # "malformed: ..." or "rejected: ...", the dead letter's error
-
-    @property
-    def event_type(self) -> str:
-        """The event type, or "unknown" when the message could not be read."""
-        return self.envelope.event_type.value if self.envelope else "unknown"
-
-
-def _parse(delivery: Delivery) -> Parsed:
-    try:
-        envelope = parse_envelope(delivery.body)
-    except MalformedEvent as exc:
-        return Parsed(None, None, f"malformed: {exc}")
-    try:
-        return Parsed(envelope, envelope.event())
-    except MalformedEvent as exc:
-        return Parsed(envelope, None, f"malformed: {exc}")

@@ -27,8 +27,8 @@ from sagakit.events import Envelope, MalformedEvent, parse_envelope
 from sagakit.keyring import Keyring
 from sagakit.migrations import downgrade, migrate, read_revisions
 from sagakit.signing import SIGNATURE_HEADER
-from sagakit.transport import DATA_FIELD, JsonMessageFormat
 from sagakit.uow import AbstractUnitOfWork
+from sagakit.wire import DATA_FIELD, JsonMessageFormat
 
 if TYPE_CHECKING:
     import httpx

@@ -14,33 +14,27 @@ reconciler has it published again (sagakit.reconcile).
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from faststream import AckPolicy
 from faststream.redis import RedisBroker, StreamSub
 from faststream.redis.annotations import RedisChannelMessage, RedisStreamMessage
 from faststream.redis.opentelemetry import RedisTelemetryMiddleware
-from faststream.redis.parser.binary import BinaryMessageFormatV1
-from faststream.redis.parser.message import MessageFormat
 
 from sagakit import groups, metrics
-from sagakit.consumer import Delivery, EventConsumer
+from sagakit.consumer import EventConsumer
+from sagakit.delivery import Delivery
 from sagakit.events import EventType, envelope_model
 from sagakit.outbox import OutboxMessage
 from sagakit.settings import ServiceSettings, Transport
 from sagakit.tracing import continued
 from sagakit.uow import Handler
+from sagakit.wire import DATA_FIELD, JsonMessageFormat
 
 if TYPE_CHECKING:
-    from fast_depends.library.serializer import SerializerProto
-    from faststream._internal.basic_types import SendableMessage
-    from faststream._internal.parser import CodecProto
     from redis.asyncio import Redis
-
-DATA_FIELD = b"__data__"
 
 EVENT_DESCRIPTIONS: dict[EventType, str] = {
     EventType.CREATED_BOOKING_EVENT: "Booking created (pending); the manager decides on it.",
@@ -52,36 +46,6 @@ EVENT_DESCRIPTIONS: dict[EventType, str] = {
     EventType.INVOICE_GENERATED_EVENT: "Invoice generated; the booking becomes reserved.",
     EventType.PAYMENT_EXPIRED_EVENT: "Not paid in time; booking expired, bill cancelled.",
 }
-
-
-class JsonMessageFormat(MessageFormat):
-    """`__data__` holds `{"data": "<envelope JSON>", "headers": {...}}`, readable with redis-cli."""
-
-    @classmethod
-    async def encode(
-        cls,
-        *,
-        message: SendableMessage | Sequence[SendableMessage],
-        reply_to: str | None,
-        headers: dict[str, Any] | None,
-        correlation_id: str,
-        serializer: SerializerProto | None = None,
-        codec: CodecProto | None = None,
-    ) -> bytes:
-        built = await cls.build(
-            message=message,
-            reply_to=reply_to,
-            headers=headers,
-            correlation_id=correlation_id,
-            serializer=serializer,
-            codec=codec,
-        )
-        return json.dumps({"data": built.data.decode(), "headers": built.headers}).encode()
-
-    @classmethod
-    def parse(cls, data: bytes) -> tuple[bytes, dict[str, Any]]:
-        # FastStream's parser already understands this JSON shape (and raw fields).
-        return BinaryMessageFormatV1.parse(data)
 
 
 class EventBus:

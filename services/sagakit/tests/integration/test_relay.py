@@ -9,7 +9,7 @@ from sqlalchemy import func, select, update
 from sagakit.events import parse_envelope
 from sagakit.outbox import OutboxMessage, OutboxRelay
 from sagakit.testing import eventually
-from sagakit.transport import JsonMessageFormat
+from sagakit.wire import JsonMessageFormat
 
 
 async def outbox_size(engine, outbox_table) -> int:

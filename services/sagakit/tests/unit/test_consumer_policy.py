@@ -4,8 +4,9 @@ import uuid
 from decimal import Decimal
 
 from sagakit.authenticity import Authenticity
-from sagakit.consumer import Delivery, EventConsumer, Outcome
+from sagakit.consumer import EventConsumer, Outcome
 from sagakit.deadletter import Failure
+from sagakit.delivery import Delivery
 from sagakit.events import CreatedBooking, Envelope
 from sagakit.signing import SIGNATURE_HEADER, Verifier
 from sagakit.testing import FakeUnitOfWork, run_keyring
