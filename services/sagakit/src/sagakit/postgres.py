@@ -1,11 +1,20 @@
-"""The unit of work on Postgres: state change, outbox rows and inbox row commit together."""
+"""The unit of work on Postgres: state change, outbox rows and inbox row commit together.
+
+The statements of the hot path (inbox, outbox, idempotency keys) are compiled once and
+run on the transaction's psycopg connection (sagakit.sql); the SQLAlchemy connection
+around it stays for repositories that build statements per call. A unit of work can
+also join a `Batch`: the handlers of several incoming events then share one
+transaction, one outbox insert and one commit (sagakit.consumer's batch path).
+"""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from typing import Any, Self
 
-from sqlalchemy import JSON, Uuid, bindparam, column, insert, text
+from psycopg.types.json import Jsonb
+from sqlalchemy import JSON, Uuid, bindparam, column, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.selectable import TextualSelect
@@ -13,9 +22,76 @@ from sqlalchemy.sql.selectable import TextualSelect
 from sagakit.domain import Aggregate
 from sagakit.events import Envelope
 from sagakit.idempotency import Answer, Claim, KeyReused, Replayed
+from sagakit.sql import Query, Sql
 from sagakit.tables import MessagingTables
 from sagakit.tracing import continue_saga, outgoing_headers
 from sagakit.uow import AbstractUnitOfWork
+
+
+async def open_connection(engine: AsyncEngine) -> tuple[AsyncConnection, Sql]:
+    """A pooled connection, and the same connection's psycopg side for compiled statements."""
+    connection = await engine.connect()
+    try:
+        raw = await connection.get_raw_connection()
+    except BaseException:
+        await connection.close()
+        raise
+    return connection, Sql(raw.driver_connection)
+
+
+async def commit(connection: AsyncConnection, sql: Sql) -> None:
+    """Commit, whichever side opened the transaction (psycopg opens it with the first
+    statement; SQLAlchemy's side also knows when one of its statements did)."""
+    if connection.in_transaction():
+        await connection.commit()
+    else:
+        await sql.connection.commit()
+
+
+async def release(connection: AsyncConnection, sql: Sql) -> None:
+    """Roll back what was not committed (no round trip when nothing is open) and give the
+    connection back to the pool."""
+    try:
+        await connection.rollback()
+        await sql.connection.rollback()
+    finally:
+        await connection.close()
+
+
+class Batch:
+    """One transaction shared by the handlers of a batch of incoming events.
+
+    Units of work joined to it (`SqlUnitOfWork.joining`) write on its connection; their
+    commits stage outbox rows and callbacks here; `commit()` inserts every staged row in
+    one statement and commits once. If one handler fails, the caller rolls the whole
+    batch back (leaving the block) and handles its events one by one.
+    """
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        on_commit: Callable[[], None] | None,
+        on_change: Callable[[set[uuid.UUID]], None] | None,
+    ) -> None:
+        self._engine = engine
+        self._on_commit = on_commit
+        self._on_change = on_change
+        self.rows: list[dict[str, Any]] = []
+        self.changed: set[uuid.UUID] = set()
+        self.callbacks: list[Callable[[], None]] = []
+
+    async def __aenter__(self) -> Self:
+        self.connection, self.sql = await open_connection(self._engine)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await release(self.connection, self.sql)
+
+    async def commit(self) -> None:
+        """Insert the staged outbox rows and commit; then wake the relay and the waiters."""
+        await insert_outbox(self.sql, self.rows)
+        await commit(self.connection, self.sql)
+        _after(self.rows, self.changed, self.callbacks, self._on_commit, self._on_change)
 
 
 class SqlUnitOfWork(AbstractUnitOfWork):
@@ -38,6 +114,18 @@ class SqlUnitOfWork(AbstractUnitOfWork):
         self._on_change = on_change  # tells waiting requests which bookings changed
         self._context: dict[str, str] = {}
         self._after_commit: list[Callable[[], None]] = []
+        self._batch: Batch | None = None
+        self.sql: Sql
+
+    def batch(self) -> Batch:
+        """A transaction several incoming events share (see `joining`)."""
+        return Batch(self._engine, self._on_commit, self._on_change)
+
+    def joining(self, batch: Batch) -> Self:
+        """Bind the unit of work to a batch's transaction for one `async with` block:
+        entering opens no connection, committing stages the outbox rows in the batch."""
+        self._batch = batch
+        return self
 
     @property
     def trace_headers(self) -> dict[str, str]:
@@ -58,19 +146,25 @@ class SqlUnitOfWork(AbstractUnitOfWork):
         # The context this transaction runs in: the incoming message's, the request's, or new.
         self._context = outgoing_headers()
         self._after_commit = []
-        self.connection = await self._engine.connect()
-        if self.read_only:
-            await self.connection.execution_options(isolation_level="AUTOCOMMIT")
+        if self._batch is not None:
+            self.connection, self.sql = self._batch.connection, self._batch.sql
         else:
-            await self.connection.begin()
+            # No BEGIN of our own: psycopg sends it with the first statement.
+            self.connection, self.sql = await open_connection(self._engine)
+            if self.read_only:
+                await self.connection.execution_options(isolation_level="AUTOCOMMIT")
         self._open_repositories(self.connection)
 
     def _open_repositories(self, connection: AsyncConnection) -> None:
         """Subclasses create their repositories on the transaction's connection."""
 
     async def _record_inbox(self, consumer: str, envelope: Envelope) -> bool:
-        result = await self.connection.execute(self.inbox_insert(consumer, envelope))
-        return result.scalar_one_or_none() is not None
+        values = {
+            "consumer": consumer,
+            "event_id": envelope.event_id,
+            "event_type": envelope.event_type.value,
+        }
+        return await self.sql.fetch_one(_INBOX_QUERY, values) is not None
 
     def inbox_insert(self, consumer: str, envelope: Envelope) -> TextualSelect:
         """INSERT of the inbox row, RETURNING its event id only if it was not there yet."""
@@ -87,41 +181,40 @@ class SqlUnitOfWork(AbstractUnitOfWork):
         where = {"scope": claim.scope, "key": claim.key}
         while True:
             values = {**where, "request_hash": claim.fingerprint}
-            if (await self.connection.execute(_KEY_INSERT, values)).first() is not None:
+            if await self.sql.fetch_one(_KEY_INSERT, values) is not None:
                 return
-            row = (await self.connection.execute(_KEY_SELECT, where)).first()
+            row = await self.sql.fetch_one(_KEY_SELECT, where)
             if row is None:
                 continue  # purged in between: the key is free again
-            if row.request_hash != claim.fingerprint:
+            if row["request_hash"] != claim.fingerprint:
                 raise KeyReused(claim.key)
-            raise Replayed(Answer(row.status_code, row.response, row.headers))
+            raise Replayed(Answer(row["status_code"], row["response"], row["headers"]))
 
     async def _store_answer(self, claim: Claim, answer: Answer | None) -> None:
         where = {"scope": claim.scope, "key": claim.key}
         if answer is None:
-            await self.connection.execute(_KEY_DELETE, where)
+            await self.sql.execute(_KEY_DELETE, where)
             return
         values = {"status_code": answer.status, "response": answer.body}
-        await self.connection.execute(_KEY_ANSWER, {**where, **values, "headers": answer.headers})
+        await self.sql.execute(_KEY_ANSWER, {**where, **values, "headers": answer.headers})
 
     async def _commit(self, outgoing: list[tuple[Envelope, Aggregate]]) -> None:
-        if outgoing:
-            contexts: dict[int, dict[str, str]] = {}
-            rows = [
-                _outbox_row(envelope, contexts.setdefault(id(owner), self._headers(owner)))
-                for envelope, owner in outgoing
-            ]
-            await self.connection.execute(insert(self._tables.outbox), rows)
-        await self.connection.commit()
-        if outgoing and self._on_commit is not None:
-            self._on_commit()
-        if self._on_change is not None:
-            changed = {envelope.booking_id for envelope, _ in outgoing}
-            if self.causation is not None:
-                changed.add(self.causation.booking_id)
-            self._on_change(changed)
-        for callback in self._after_commit:
-            callback()
+        contexts: dict[int, dict[str, str]] = {}
+        rows = [
+            _outbox_row(envelope, contexts.setdefault(id(owner), self._headers(owner)))
+            for envelope, owner in outgoing
+        ]
+        changed = {envelope.booking_id for envelope, _ in outgoing}
+        if self.causation is not None:
+            changed.add(self.causation.booking_id)
+        if self._batch is not None:  # the batch commits, once, for all its handlers
+            self._batch.rows += rows
+            self._batch.changed |= changed
+            self._batch.callbacks += self._after_commit
+            return
+        await insert_outbox(self.sql, rows)
+        await commit(self.connection, self.sql)
+        _after(rows, changed, self._after_commit, self._on_commit, self._on_change)
 
     def _headers(self, aggregate: Aggregate) -> dict[str, str]:
         # Handling a message: continue the message's trace. A command (HTTP request) on
@@ -133,8 +226,43 @@ class SqlUnitOfWork(AbstractUnitOfWork):
         return continue_saga(aggregate.saga_context, f"{self.producer} continues the saga")
 
     async def _end(self) -> None:
-        await self.connection.rollback()
-        await self.connection.close()
+        if self._batch is not None:
+            self._batch = None  # the batch's owner rolls back and releases
+            return
+        await release(self.connection, self.sql)
+
+
+def _after(
+    rows: list[dict[str, Any]],
+    changed: set[uuid.UUID],
+    callbacks: list[Callable[[], None]],
+    on_commit: Callable[[], None] | None,
+    on_change: Callable[[set[uuid.UUID]], None] | None,
+) -> None:
+    """What follows a commit: wake the relay (rows were written), tell the waiting
+    requests which bookings changed, run the transaction's callbacks (metrics)."""
+    if rows and on_commit is not None:
+        on_commit()
+    if on_change is not None:
+        on_change(changed)
+    for callback in callbacks:
+        callback()
+
+
+async def insert_outbox(sql: Sql, rows: list[dict[str, Any]]) -> None:
+    """Insert outbox rows in one statement (one array per column)."""
+    if not rows:
+        return
+    await sql.execute(
+        _OUTBOX_INSERT,
+        {
+            "event_ids": [row["event_id"] for row in rows],
+            "event_types": [row["event_type"] for row in rows],
+            "booking_ids": [row["booking_id"] for row in rows],
+            "bodies": [row["body"] for row in rows],
+            "headers": [Jsonb(row["headers"]) for row in rows],
+        },
+    )
 
 
 # Plain SQL on purpose: SQLAlchemy 2.0 cannot cache the compiled form of a statement
@@ -150,20 +278,36 @@ _INBOX_INSERT = (
     .columns(column("event_id", Uuid))
 )
 
-# The table is the `idempotency_keys` of `sagakit.tables.idempotency_table`.
-_KEY_INSERT = text(
-    "INSERT INTO idempotency_keys (scope, key, request_hash) VALUES (:scope, :key, :request_hash)"
-    " ON CONFLICT DO NOTHING RETURNING key"
+_INBOX_QUERY = Query(_INBOX_INSERT)
+# The outbox of `sagakit.tables.messaging_tables`: a batch's rows in one statement.
+_OUTBOX_INSERT = Query(
+    text(
+        "INSERT INTO outbox (event_id, event_type, booking_id, body, headers)"
+        " SELECT * FROM unnest(CAST(:event_ids AS uuid[]), CAST(:event_types AS varchar[]),"
+        " CAST(:booking_ids AS uuid[]), CAST(:bodies AS text[]), CAST(:headers AS jsonb[]))"
+    )
 )
-_KEY_SELECT = text(
-    "SELECT request_hash, status_code, response, headers FROM idempotency_keys"
-    " WHERE scope = :scope AND key = :key"
+
+# The table is the `idempotency_keys` of `sagakit.tables.idempotency_table`.
+_KEY_INSERT = Query(
+    text(
+        "INSERT INTO idempotency_keys (scope, key, request_hash)"
+        " VALUES (:scope, :key, :request_hash) ON CONFLICT DO NOTHING RETURNING key"
+    )
+)
+_KEY_SELECT = Query(
+    text(
+        "SELECT request_hash, status_code, response, headers FROM idempotency_keys"
+        " WHERE scope = :scope AND key = :key"
+    )
 )  # psycopg reads json and jsonb as Python values
-_KEY_ANSWER = text(
-    "UPDATE idempotency_keys SET status_code = :status_code, response = :response,"
-    " headers = :headers WHERE scope = :scope AND key = :key"
-).bindparams(bindparam("response", type_=JSON), bindparam("headers", type_=JSONB))
-_KEY_DELETE = text("DELETE FROM idempotency_keys WHERE scope = :scope AND key = :key")
+_KEY_ANSWER = Query(
+    text(
+        "UPDATE idempotency_keys SET status_code = :status_code, response = :response,"
+        " headers = :headers WHERE scope = :scope AND key = :key"
+    ).bindparams(bindparam("response", type_=JSON), bindparam("headers", type_=JSONB))
+)
+_KEY_DELETE = Query(text("DELETE FROM idempotency_keys WHERE scope = :scope AND key = :key"))
 
 
 def _outbox_row(envelope: Envelope, headers: dict[str, str]) -> dict[str, object]:
