@@ -8,6 +8,12 @@ A message that is malformed can never succeed and is dead-lettered at once; so i
 one that fails the authenticity checks (wrong stream, a producer that does not own
 its event type, a missing or wrong signature: sagakit.authenticity), never handled.
 
+Streams entries are read in batches. A batch's events are handled in one transaction
+(`handle_batch`): each handler runs as usual, their outbox rows are inserted together and
+committed once, and the caller acks every id of the batch in one XACK. If any handler
+fails, the whole transaction rolls back and the batch's events go through the policy
+above one by one, so a poison event is retried and dead-lettered alone.
+
 Pub/Sub has no redelivery, so a failed message is retried in process with a
 short backoff, then dead-lettered. A subscriber that is down misses messages (the
 reconciler has them published again: sagakit.reconcile).
@@ -34,7 +40,7 @@ from sagakit.authenticity import Authenticity
 from sagakit.deadletter import DeadLetterQueue, Failure
 from sagakit.delivery import Delivery, Parsed, StreamMessage, parse
 from sagakit.logs import log_context
-from sagakit.tracing import continued
+from sagakit.tracing import consuming
 from sagakit.unavailable import unreachable
 from sagakit.uow import AbstractUnitOfWork, AlreadyProcessed, Handler
 
@@ -80,6 +86,47 @@ class EventConsumer:
             outcome = await self._stream_policy(message, delivery, parsed, handler, reclaimed)
         self._count(parsed, outcome)
         return outcome
+
+    async def handle_batch(
+        self, deliveries: list[Delivery], handler: Handler
+    ) -> list[Outcome] | None:
+        """Handle well-formed deliveries in one shared transaction; their outcomes in order,
+        or None when the batch failed and rolled back (the caller then takes the policy
+        one by one). A malformed or rejected delivery fails the batch too: the one-by-one
+        path dead-letters it."""
+        parsed = [self._read(delivery) for delivery in deliveries]
+        opener = self._new_uow()
+        batch = opener.batch()
+        if batch is None or any(p.event is None for p in parsed):
+            return None
+        outcomes: list[Outcome] = []
+        timings: list[float] = []
+        try:
+            async with batch:
+                for delivery, one in zip(deliveries, parsed, strict=True):
+                    started = time.perf_counter()
+                    with self._scope(delivery, one):
+                        outcomes.append(await self._handle_joined(batch, one, handler))
+                    timings.append(time.perf_counter() - started)
+                await batch.commit()
+        except Exception as exc:
+            log.warning("batch of %d rolled back, handling one by one: %r", len(deliveries), exc)
+            return None
+        for one, outcome, elapsed in zip(parsed, outcomes, timings, strict=True):
+            if outcome is Outcome.HANDLED:
+                metrics.HANDLER_DURATION.labels(self.group, one.event_type).observe(elapsed)
+            self._count(one, outcome)
+        return outcomes
+
+    async def _handle_joined(self, batch: object, parsed: Parsed, handler: Handler) -> Outcome:
+        assert parsed.envelope is not None and parsed.event is not None
+        uow = self._new_uow().joining(batch).handling(parsed.envelope, self.group)
+        try:
+            await handler(parsed.event, uow)
+        except AlreadyProcessed:
+            log.info("duplicate %s skipped", parsed.envelope.event_id)
+            return Outcome.DUPLICATE
+        return Outcome.HANDLED
 
     async def on_channel(self, delivery: Delivery, handler: Handler) -> Outcome:
         """Pub/Sub policy: retry in process with backoff, then dead-letter."""
@@ -165,7 +212,7 @@ class EventConsumer:
     def _scope(self, delivery: Delivery, parsed: Parsed) -> Iterator[None]:
         booking_id = str(parsed.envelope.booking_id) if parsed.envelope else None
         with (
-            continued(delivery.headers, booking_id),
+            consuming(delivery.headers, delivery.origin, delivery.origin_id, booking_id),
             log_context(event_type=parsed.event_type, booking_id=booking_id),
         ):
             yield

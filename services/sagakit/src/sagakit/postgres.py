@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any, Self
 
+from psycopg import AsyncConnection as AsyncPgConnection
 from psycopg.types.json import Jsonb
 from sqlalchemy import JSON, Uuid, bindparam, column, text
 from sqlalchemy.dialects.postgresql import JSONB
@@ -36,7 +37,9 @@ async def open_connection(engine: AsyncEngine) -> tuple[AsyncConnection, Sql]:
     except BaseException:
         await connection.close()
         raise
-    return connection, Sql(raw.driver_connection)
+    driver: AsyncPgConnection[Any] | None = raw.driver_connection
+    assert driver is not None  # a pooled connection that is open
+    return connection, Sql(driver)
 
 
 async def commit(connection: AsyncConnection, sql: Sql) -> None:

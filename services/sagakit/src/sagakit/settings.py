@@ -63,6 +63,13 @@ class ServiceSettings(BaseSettings):
         "before the failure counts as a delivery.",
     )
     poll_interval_ms: int = Field(default=100, ge=1)
+    consume_batch_size: int = Field(
+        default=50,
+        ge=1,
+        le=1000,
+        description="Events handled in one transaction: entries per XREADGROUP (streams), "
+        "messages that arrived meanwhile (Pub/Sub).",
+    )
     stream_maxlen: int = Field(default=100_000, ge=1000)
     consumer_watch_seconds: float = Field(
         default=2.0, gt=0, description="How often stopped event subscribers are looked for."

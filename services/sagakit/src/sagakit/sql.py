@@ -23,7 +23,7 @@ from psycopg.rows import DictRow, dict_row
 from sqlalchemy.dialects.postgresql.psycopg import PGDialectAsync_psycopg
 from sqlalchemy.sql import ClauseElement
 
-_DIALECT = PGDialectAsync_psycopg()
+_DIALECT = PGDialectAsync_psycopg()  # type: ignore[no-untyped-call]
 
 Params = Mapping[str, Any]
 
@@ -39,7 +39,7 @@ class Query:
 
     def __init__(self, statement: ClauseElement) -> None:
         # for_executemany: no implicit RETURNING of the primary key on an INSERT.
-        compiled = statement.compile(
+        compiled: Any = statement.compile(
             dialect=_DIALECT, for_executemany=True, compile_kwargs={"render_postcompile": True}
         )
         self.sql = str(compiled)

@@ -15,7 +15,8 @@ from contextlib import contextmanager
 
 from opentelemetry import baggage, context, propagate, trace
 from opentelemetry.baggage.propagation import W3CBaggagePropagator
-from opentelemetry.trace import Link, NonRecordingSpan, SpanContext, TraceFlags
+from opentelemetry.trace import Link, NonRecordingSpan, Span, SpanContext, SpanKind, TraceFlags
+from opentelemetry.trace.status import Status, StatusCode
 
 TRACEPARENT = "traceparent"
 BOOKING_ID = "saga.booking_id"
@@ -54,6 +55,66 @@ def continued(headers: Mapping[str, str], booking_id: str | None = None) -> Iter
         yield
     finally:
         context.detach(token)
+
+
+def _tracer() -> trace.Tracer:
+    return trace.get_tracer("sagakit")
+
+
+@contextmanager
+def consuming(
+    headers: Mapping[str, str], destination: str, message_id: str, booking_id: str | None
+) -> Iterator[None]:
+    """Handle one message in a consumer span `<destination> process`, a child of the
+    producer span whose context the message carries, with the saga's baggage.
+
+    Without the SDK (no span is recorded) the message's own context is made current, so
+    the events the handler raises still carry the saga's trace id.
+    """
+    parent = propagate.extract(dict(headers))
+    if booking_id is not None:
+        parent = baggage.set_baggage(BOOKING_ID, booking_id, parent)
+    attributes = {
+        "messaging.system": "redis",
+        "messaging.operation": "process",
+        "messaging.destination.name": destination,
+        "messaging.message.id": message_id,
+    }
+    span = _tracer().start_span(
+        f"{destination} process", context=parent, kind=SpanKind.CONSUMER, attributes=attributes
+    )
+    recording = span.get_span_context().is_valid
+    token = context.attach(trace.set_span_in_context(span, parent) if recording else parent)
+    try:
+        yield
+    except BaseException as exc:
+        if recording:
+            span.record_exception(exc)
+            span.set_status(Status(StatusCode.ERROR, repr(exc)))
+        raise
+    finally:
+        context.detach(token)
+        span.end()
+
+
+def producing(headers: Mapping[str, str], destination: str) -> tuple[dict[str, str], Span]:
+    """Start the producer span `<destination> publish` of one message, a child of the
+    context stored with it; returns the headers to publish (carrying that span) and the
+    span, which the caller ends once Redis took the message."""
+    parent = propagate.extract(dict(headers))
+    attributes = {
+        "messaging.system": "redis",
+        "messaging.operation": "publish",
+        "messaging.destination.name": destination,
+    }
+    span = _tracer().start_span(
+        f"{destination} publish", context=parent, kind=SpanKind.PRODUCER, attributes=attributes
+    )
+    if not span.get_span_context().is_valid:
+        return dict(headers), span
+    carrier = dict(headers)
+    propagate.inject(carrier, context=trace.set_span_in_context(span, parent))
+    return carrier, span
 
 
 @contextmanager

@@ -3,8 +3,13 @@
 Streams (the default): every service reads each stream it needs through its
 own consumer group, so each service gets every event once and a service that
 is down catches up when it returns. Two subscribers share the group and the
-consumer name: one reads new entries, the other claims entries left pending
-longer than `claim_idle_ms` (by a crash or a failed attempt).
+consumer name: one reads new entries, up to `consume_batch_size` per XREADGROUP, and
+handles them as one batch (one transaction, one XACK: sagakit.consumer); the other
+claims entries left pending longer than `claim_idle_ms` (by a crash or a failed
+attempt) and handles them one by one.
+
+Spans: every published message gets a producer span and every handled one a consumer
+span, its child (sagakit.tracing), so a saga is one trace across the hops.
 
 Pub/Sub (`EVENT_TRANSPORT=pubsub`): the same names as channels; fire and
 forget, so a subscriber that is down misses what was published meanwhile, until the
@@ -21,15 +26,16 @@ from typing import TYPE_CHECKING, Any
 from faststream import AckPolicy
 from faststream.redis import RedisBroker, StreamSub
 from faststream.redis.annotations import RedisChannelMessage, RedisStreamMessage
-from faststream.redis.opentelemetry import RedisTelemetryMiddleware
+from faststream.redis.message import FAKE_CONSUMER, RedisBatchStreamMessage
 
 from sagakit import groups, metrics
+from sagakit.batching import ChannelBatcher
 from sagakit.consumer import EventConsumer
 from sagakit.delivery import Delivery
 from sagakit.events import EventType, envelope_model
 from sagakit.outbox import OutboxMessage
 from sagakit.settings import ServiceSettings, Transport
-from sagakit.tracing import continued
+from sagakit.tracing import producing
 from sagakit.uow import Handler
 from sagakit.wire import DATA_FIELD, JsonMessageFormat
 
@@ -59,8 +65,6 @@ class EventBus:
             message_format=JsonMessageFormat,
             logger=_broker_logger(),
             log_level=logging.DEBUG,  # one line per message is too much at INFO
-            # Producer and consumer spans, parent/child across the hop (W3C headers).
-            middlewares=[RedisTelemetryMiddleware(include_messages_counters=False)],
             # Stopping, the message in hand may take this long to finish (and be acked).
             graceful_timeout=settings.shutdown_consumers_seconds,
             description=f"Events of the {settings.service_name} service",
@@ -72,6 +76,7 @@ class EventBus:
         self._redis = redis
         self._publishers: dict[str, Any] = {}
         self._groups: list[tuple[str, str]] = []  # (stream, group) read by this process
+        self._batchers: list[ChannelBatcher] = []  # Pub/Sub: one per channel
 
     @property
     def groups(self) -> list[tuple[str, str]]:
@@ -95,6 +100,7 @@ class EventBus:
         """Stop reading; the messages in hand finish and are acked. Returns how many
         entries that were read but not started went back to the group."""
         await asyncio.gather(*(sub.stop() for sub in self.broker.subscribers))
+        await asyncio.gather(*(batcher.drain() for batcher in self._batchers))
         handed = 0
         for stream, group in self._groups:
             consumer, idle = self.settings.consumer_name, self.settings.claim_idle_ms
@@ -126,16 +132,20 @@ class EventBus:
         Each message is published in the trace context stored with its outbox
         row, so its producer span is a child of the step that raised it.
         """
+        spans = []
         async with self._redis.pipeline(transaction=False) as pipe:
             for message in messages:
-                with continued(message.headers):
-                    await self._publishers[message.event_type].publish(
-                        message.body.encode(),
-                        headers=dict(message.headers),
-                        correlation_id=message.event_id,
-                        pipeline=pipe,
-                    )
+                headers, span = producing(message.headers, self.name(message.event_type))
+                spans.append(span)
+                await self._publishers[message.event_type].publish(
+                    message.body.encode(),
+                    headers=headers,
+                    correlation_id=message.event_id,
+                    pipeline=pipe,
+                )
             await pipe.execute()
+        for span in spans:
+            span.end()
         for message in messages:
             metrics.EVENTS_PUBLISHED.labels(self.settings.service_name, message.event_type).inc()
 
@@ -156,7 +166,8 @@ class EventBus:
             "consumer": settings.consumer_name,
             "polling_interval": settings.poll_interval_ms,
         }
-        fresh = StreamSub(self.name(event_type), max_records=50, **common)
+        batch = settings.consume_batch_size
+        fresh = StreamSub(self.name(event_type), batch=True, max_records=batch, **common)
         # Looking for abandoned messages is not urgent: a quarter of the idle time they
         # must reach anyway, instead of an XAUTOCLAIM round trip every poll interval.
         reclaim = {
@@ -166,8 +177,8 @@ class EventBus:
         stale = StreamSub(self.name(event_type), min_idle_time=settings.claim_idle_ms, **reclaim)
 
         async def on_new(body: bytes) -> None:
-            message: RedisStreamMessage = self._current()
-            await consumer.on_stream(message, _stream_delivery(message), handler, reclaimed=False)
+            message: RedisBatchStreamMessage = self._current()
+            await self._on_batch(message, consumer, handler)
 
         async def on_reclaimed(body: bytes) -> None:
             message: RedisStreamMessage = self._current()
@@ -176,12 +187,32 @@ class EventBus:
         self.broker.subscriber(
             stream=fresh,
             ack_policy=AckPolicy.MANUAL,
+            parser=_unparsed,  # each entry is decoded once, by the consumer
+            decoder=_undecoded,
             title=f"{consumer.group}:consume:{event_type}",
             description=EVENT_DESCRIPTIONS[event_type],
         )(on_new)
         self.broker.subscriber(stream=stale, ack_policy=AckPolicy.MANUAL, include_in_schema=False)(
             on_reclaimed
         )
+
+    async def _on_batch(
+        self, message: RedisBatchStreamMessage, consumer: EventConsumer, handler: Handler
+    ) -> None:
+        """One XREADGROUP's entries: as one batch, acked in one XACK; else one by one."""
+        raw = message.raw_message
+        stream, group = raw["channel"], consumer.group
+        entries = [
+            _entry_delivery(stream, message_id, fields)
+            for message_id, fields in zip(raw["message_ids"], raw["data"], strict=True)
+        ]
+        outcomes = await consumer.handle_batch(entries, handler) if len(entries) > 1 else None
+        if outcomes is not None:
+            await self._redis.xack(stream, group, *raw["message_ids"])
+            return
+        for delivery in entries:
+            entry = _Entry(self._redis, stream, group, delivery.origin_id)
+            await consumer.on_stream(entry, delivery, handler, reclaimed=False)
 
     def _current(self) -> Any:
         """The message being handled (FastStream keeps it in its context)."""
@@ -190,13 +221,16 @@ class EventBus:
     def _subscribe_channel(
         self, event_type: EventType, consumer: EventConsumer, handler: Handler
     ) -> None:
+        batcher = ChannelBatcher(consumer, handler, self.settings.consume_batch_size)
+        self._batchers.append(batcher)
+
         async def on_message(body: bytes) -> None:
             message: RedisChannelMessage = self._current()
             raw = message.raw_message
             delivery = Delivery(
                 raw["channel"], "", message.body, {DATA_FIELD: raw["data"]}, message.headers
             )
-            await consumer.on_channel(delivery, handler)
+            await batcher.put(delivery)
 
         self.broker.subscriber(
             channel=self.name(event_type),
@@ -211,6 +245,39 @@ def _broker_logger() -> logging.Logger:
     if logger.level == logging.NOTSET:
         logger.setLevel(logging.WARNING)
     return logger
+
+
+class _Entry:
+    """One entry of a batch taken one by one: acked alone, its delivery count read alone."""
+
+    def __init__(self, redis: Redis, stream: str, group: str, message_id: str) -> None:
+        self._redis, self._stream, self._group, self._id = redis, stream, group, message_id
+
+    async def ack(self) -> None:
+        await self._redis.xack(self._stream, self._group, self._id)
+
+    async def get_delivery_count(self) -> int:
+        pending = await self._redis.xpending_range(
+            self._stream, self._group, min=self._id, max=self._id, count=1
+        )
+        return int(pending[0]["times_delivered"]) if pending else 1
+
+
+def _entry_delivery(stream: str, message_id: bytes, fields: dict[bytes, bytes]) -> Delivery:
+    body, headers = JsonMessageFormat.parse(fields.get(DATA_FIELD, b""))
+    return Delivery(stream, message_id.decode(), body, fields, headers)
+
+
+async def _unparsed(message: Any) -> RedisBatchStreamMessage:
+    # FastStream's batch parser decodes every entry and re-encodes the batch as one JSON
+    # array; the consumer decodes each entry itself, once.
+    return RedisBatchStreamMessage(
+        raw_message=message, body=b"", consumer=FAKE_CONSUMER, group=None
+    )  # acked with XACK by the transport, not through this message
+
+
+async def _undecoded(message: Any) -> None:
+    return None
 
 
 def _stream_delivery(message: RedisStreamMessage) -> Delivery:

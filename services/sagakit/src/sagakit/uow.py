@@ -66,6 +66,15 @@ class AbstractUnitOfWork(abc.ABC):
         self.read_only = True
         return self
 
+    def batch(self) -> Any:
+        """A transaction the handlers of several incoming events can share (an async
+        context manager with `commit()`), or None when this implementation has none."""
+        return None
+
+    def joining(self, batch: Any) -> Self:
+        """Bind the unit of work to a `batch()` transaction for one `async with` block."""
+        raise NotImplementedError(f"{type(self).__name__} does not share transactions")
+
     def claiming(self, claim: Claim | None) -> Self:
         """Bind the unit of work to a command sent with an idempotency key (None: without).
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, Table, Uuid, select
+from sqlalchemy import Column, Integer, MetaData, Table, Uuid, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -20,6 +20,7 @@ from sagakit.postgres import SqlUnitOfWork
 from sagakit.runtime import ServiceRuntime
 from sagakit.settings import ServiceSettings, Transport
 from sagakit.spec import ServiceSpec
+from sagakit.sql import Query
 from sagakit.tables import messaging_tables
 from sagakit.testing import (
     DATABASE_PREFIX,
@@ -68,6 +69,7 @@ class Behaviour:
         self.poisoned: set[uuid.UUID] = set()
         self.hold: asyncio.Event | None = None  # set: handlers wait for it (a slow handler)
         self.entered = asyncio.Event()
+        self.transactions: list[int] = []  # txid_current() of each handling that wrote
 
     def count(self, name: str) -> None:
         self.calls[name] = self.calls.get(name, 0) + 1
@@ -82,6 +84,7 @@ def make_handlers(behaviour: Behaviour) -> dict[EventType, Callable[..., Awaitab
         if event.booking_id in behaviour.poisoned:
             raise RuntimeError(f"poisoned {event.booking_id}")
         async with uow:
+            behaviour.transactions.append(int(await uow.sql.scalar(_TXID) or 0))
             statement = insert(notes).values(booking_id=event.booking_id, seen=1)
             await uow.conn.execute(
                 statement.on_conflict_do_update(
@@ -91,6 +94,9 @@ def make_handlers(behaviour: Behaviour) -> dict[EventType, Callable[..., Awaitab
             await uow.commit()
 
     return {EventType.CREATED_BOOKING_EVENT: note, EventType.REJECTED_BOOKING_EVENT: note}
+
+
+_TXID = Query(text("SELECT txid_current()"))
 
 
 async def create_tables(url: str) -> None:
