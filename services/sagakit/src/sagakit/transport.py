@@ -23,7 +23,7 @@ from faststream.redis import RedisBroker, StreamSub
 from faststream.redis.annotations import RedisChannelMessage, RedisStreamMessage
 from faststream.redis.opentelemetry import RedisTelemetryMiddleware
 
-from sagakit import groups, metrics
+from sagakit import groups, metrics, telemetry
 from sagakit.consumer import EventConsumer
 from sagakit.delivery import Delivery
 from sagakit.events import EventType, envelope_model
@@ -59,8 +59,7 @@ class EventBus:
             message_format=JsonMessageFormat,
             logger=_broker_logger(),
             log_level=logging.DEBUG,  # one line per message is too much at INFO
-            # Producer and consumer spans, parent/child across the hop (W3C headers).
-            middlewares=[RedisTelemetryMiddleware(include_messages_counters=False)],
+            middlewares=_telemetry(),
             # Stopping, the message in hand may take this long to finish (and be acked).
             graceful_timeout=settings.shutdown_consumers_seconds,
             description=f"Events of the {settings.service_name} service",
@@ -203,6 +202,15 @@ class EventBus:
             title=f"{consumer.group}:consume:{event_type}",
             description=EVENT_DESCRIPTIONS[event_type],
         )(on_message)
+
+
+def _telemetry() -> list[RedisTelemetryMiddleware]:
+    # Producer and consumer spans, parent/child across the hop (W3C headers). Without
+    # tracing it would only cost CPU per message: the trace context travels anyway, in
+    # the headers sagakit.tracing writes into each outbox row and reads back.
+    if not telemetry.enabled():
+        return []
+    return [RedisTelemetryMiddleware(include_messages_counters=False)]
 
 
 def _broker_logger() -> logging.Logger:
