@@ -31,7 +31,7 @@ from sagakit.outbox import OutboxMessage
 from sagakit.settings import ServiceSettings, Transport
 from sagakit.tracing import continued
 from sagakit.uow import Handler
-from sagakit.wire import DATA_FIELD, JsonMessageFormat
+from sagakit.wire import DATA_FIELD, JsonMessageFormat, undecoded
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -175,12 +175,13 @@ class EventBus:
         self.broker.subscriber(
             stream=fresh,
             ack_policy=AckPolicy.MANUAL,
+            decoder=undecoded,
             title=f"{consumer.group}:consume:{event_type}",
             description=EVENT_DESCRIPTIONS[event_type],
         )(on_new)
-        self.broker.subscriber(stream=stale, ack_policy=AckPolicy.MANUAL, include_in_schema=False)(
-            on_reclaimed
-        )
+        self.broker.subscriber(
+            stream=stale, ack_policy=AckPolicy.MANUAL, decoder=undecoded, include_in_schema=False
+        )(on_reclaimed)
 
     def _current(self) -> Any:
         """The message being handled (FastStream keeps it in its context)."""
@@ -199,6 +200,7 @@ class EventBus:
 
         self.broker.subscriber(
             channel=self.name(event_type),
+            decoder=undecoded,
             title=f"{consumer.group}:consume:{event_type}",
             description=EVENT_DESCRIPTIONS[event_type],
         )(on_message)
