@@ -43,7 +43,12 @@ class Parsed:
 
 
 def parse(delivery: Delivery) -> Parsed:
-    """Decode a delivery's envelope and typed event, or say why it cannot be."""
+    """Decode a delivery's envelope and typed event, or say why it cannot be.
+
+    One JSON decode (pydantic-core's, in `parse_envelope`), then the typed event from
+    the payload dict. Validating a typed envelope per event type in one pass measured
+    slower: building the public Envelope and event from it costs more than it saves.
+    """
     try:
         envelope = parse_envelope(delivery.body)
     except MalformedEvent as exc:

@@ -92,6 +92,13 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     log_format: str = Field(default="json", pattern="^(json|text)$")
     metrics_interval_seconds: float = Field(default=5.0, gt=0)
+    # Spans beyond one trace per saga (sagakit.telemetry, docs/observability.md).
+    trace_sql_statements: bool = Field(
+        default=False, description="A span per SQL statement (with OTEL tracing on)."
+    )
+    trace_redis_commands: bool = Field(
+        default=False, description="A span per Redis command (with OTEL tracing on)."
+    )
     # Starting (docs/operations.md, "Starting and stopping").
     redis_wait_seconds: float = Field(
         default=60.0, ge=0, description="How long to retry while Redis does not answer at start."

@@ -5,7 +5,13 @@
 - `OTEL_EXPORTER_OTLP_ENDPOINT` (or `..._TRACES_ENDPOINT`), `..._PROTOCOL`
   (`http/protobuf` by default, or `grpc`), `..._HEADERS`: where spans go. With no
   endpoint nothing is exported, but spans still exist so logs carry trace ids.
-- `OTEL_TRACES_SAMPLER` / `..._ARG`: the sampler; `OTEL_SDK_DISABLED=true`: off.
+- `OTEL_TRACES_SAMPLER` / `..._ARG`: the sampler; `OTEL_SDK_DISABLED=true`: off, and
+  then nothing is instrumented at all (no wrapper runs on any call).
+
+What is traced: HTTP requests (server spans), each publish and each message handled
+(FastStream's producer and consumer spans, sagakit.transport), outgoing httpx calls.
+A span per SQL statement and per Redis command is opt-in (TRACE_SQL_STATEMENTS,
+TRACE_REDIS_COMMANDS): nobody reads them day to day and they cost on every call.
 
 Two additions keep the traces useful: root spans of background polling (stream
 reads, outbox polls: client or internal spans with no parent) are not sampled,
@@ -38,6 +44,7 @@ from sagakit.tracing import BOOKING_ID
 
 log = logging.getLogger(__name__)
 _configured = False
+_sql_statements = False
 
 
 class SkipBackgroundRoots(Sampler):
@@ -79,12 +86,19 @@ class BookingIdFromBaggage(SpanProcessor):
         return None
 
 
-def configure(service_name: str) -> None:
-    """Install the tracer provider and the instrumentations (once per process)."""
-    global _configured
+def configure(
+    service_name: str, *, sql_statements: bool = False, redis_commands: bool = False
+) -> None:
+    """Install the tracer provider and the instrumentations (once per process).
+
+    `sql_statements` and `redis_commands` add a span per SQL statement (engines passed
+    to `instrument_engine`) and per Redis command.
+    """
+    global _configured, _sql_statements
     if _configured or os.environ.get("OTEL_SDK_DISABLED", "").lower() == "true":
         return
     _configured = True
+    _sql_statements = sql_statements
     os.environ.setdefault("OTEL_SERVICE_NAME", service_name)
     provider = TracerProvider(
         resource=Resource.create(), sampler=SkipBackgroundRoots(_get_from_env_or_default())
@@ -94,7 +108,7 @@ def configure(service_name: str) -> None:
     if exporter is not None:
         provider.add_span_processor(BatchSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
-    _instrument_libraries()
+    _instrument_libraries(redis_commands)
 
 
 def _exporter() -> SpanExporter | None:
@@ -117,17 +131,24 @@ def _exporter() -> SpanExporter | None:
     return HttpExporter()
 
 
-def _instrument_libraries() -> None:
-    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
-    from opentelemetry.instrumentation.redis import RedisInstrumentor
+def enabled() -> bool:
+    """Whether this process traces (`configure` ran with the SDK on)."""
+    return _configured
 
-    RedisInstrumentor().instrument()
+
+def _instrument_libraries(redis_commands: bool) -> None:
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+
+    if redis_commands:
+        from opentelemetry.instrumentation.redis import RedisInstrumentor
+
+        RedisInstrumentor().instrument()
     HTTPXClientInstrumentor().instrument()
 
 
 def instrument_engine(engine: AsyncEngine) -> None:
-    """Trace the engine's SQL statements (a span per statement)."""
-    if not _configured:
+    """Trace the engine's SQL statements (a span per statement) if configured to."""
+    if not (_configured and _sql_statements):
         return
     from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 

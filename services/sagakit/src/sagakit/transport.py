@@ -37,7 +37,7 @@ from sagakit.outbox import OutboxMessage
 from sagakit.settings import ServiceSettings, Transport
 from sagakit.tracing import producing
 from sagakit.uow import Handler
-from sagakit.wire import DATA_FIELD, JsonMessageFormat
+from sagakit.wire import DATA_FIELD, JsonMessageFormat, undecoded
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -188,13 +188,13 @@ class EventBus:
             stream=fresh,
             ack_policy=AckPolicy.MANUAL,
             parser=_unparsed,  # each entry is decoded once, by the consumer
-            decoder=_undecoded,
+            decoder=undecoded,
             title=f"{consumer.group}:consume:{event_type}",
             description=EVENT_DESCRIPTIONS[event_type],
         )(on_new)
-        self.broker.subscriber(stream=stale, ack_policy=AckPolicy.MANUAL, include_in_schema=False)(
-            on_reclaimed
-        )
+        self.broker.subscriber(
+            stream=stale, ack_policy=AckPolicy.MANUAL, decoder=undecoded, include_in_schema=False
+        )(on_reclaimed)
 
     async def _on_batch(
         self, message: RedisBatchStreamMessage, consumer: EventConsumer, handler: Handler
@@ -234,6 +234,7 @@ class EventBus:
 
         self.broker.subscriber(
             channel=self.name(event_type),
+            decoder=undecoded,
             title=f"{consumer.group}:consume:{event_type}",
             description=EVENT_DESCRIPTIONS[event_type],
         )(on_message)
@@ -274,10 +275,6 @@ async def _unparsed(message: Any) -> RedisBatchStreamMessage:
     return RedisBatchStreamMessage(
         raw_message=message, body=b"", consumer=FAKE_CONSUMER, group=None
     )  # acked with XACK by the transport, not through this message
-
-
-async def _undecoded(message: Any) -> None:
-    return None
 
 
 def _stream_delivery(message: RedisStreamMessage) -> Delivery:

@@ -120,7 +120,11 @@ def create_service_app(
     the docs (DOCS_ENABLED) and the Host names it answers (ALLOWED_HOSTS, sagakit.exposure).
     """
     verifier = build_verifier(settings)
-    telemetry.configure(service_name)
+    telemetry.configure(
+        service_name,
+        sql_statements=settings.trace_sql_statements,
+        redis_commands=settings.trace_redis_commands,
+    )
     lifespan = _lifespan(runtime_factory, verifier)
     docs = exposure.docs_urls(settings.docs_enabled)
     app = FastAPI(title=title, description=description, version=version, lifespan=lifespan, **docs)
