@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,7 +140,8 @@ def profile(
     Sampling without stopping the process (--nonblocking) keeps the load undisturbed
     and lets the two samplers share the process.
     """
-    spy = shutil.which("py-spy")
+    beside = Path(sys.executable).parent / "py-spy"  # the virtualenv's, when not on PATH
+    spy = str(beside) if beside.exists() else shutil.which("py-spy")
     if spy is None:
         raise RuntimeError("py-spy is not installed: `uv sync --all-packages` brings it")
     folder.mkdir(parents=True, exist_ok=True)
