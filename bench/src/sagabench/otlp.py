@@ -139,7 +139,11 @@ class Receiver:
             [sys.executable, "-m", "sagabench.otlp"], stdout=subprocess.PIPE, text=True
         )
         assert self.process.stdout is not None
-        self.endpoint = f"http://127.0.0.1:{int(self.process.stdout.readline())}"
+        port = self.process.stdout.readline().strip()
+        if not port.isdigit():
+            self.process.kill()
+            raise RuntimeError("the OTLP receiver did not start (python -m sagabench.otlp)")
+        self.endpoint = f"http://127.0.0.1:{port}"
 
     def env(self) -> dict[str, str]:
         """Service env: tracing on, every trace sampled, exported here over http/protobuf.
