@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,8 @@ from pathlib import Path
 import redis as redis_sync
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+
+from sagabench.servercpu import ServerCpu
 
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -46,36 +49,20 @@ def peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
-def pids_named(name: str) -> list[int]:
-    """Pids whose command name is `name`."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if (entry / "comm").read_text().strip() == name:
-                    found.append(int(entry.name))
-            except OSError:
-                continue
-    return found
-
-
-def server_cpu(name: str) -> float:
-    """CPU of every process of a server (Postgres backends included, exited ones too)."""
-    return sum(cpu_seconds(pid, children=True) for pid in pids_named(name))
-
-
 @dataclass
 class Counters:
-    """Cumulative counters read before and after a run."""
+    """Cumulative counters read before and after a run (server CPU None: not measurable)."""
 
     commits: int
     redis_commands: int
-    postgres_cpu: float
-    redis_cpu: float
+    postgres_cpu: float | None
+    redis_cpu: float | None
 
 
-def read_counters(database_url: str, redis_url: str, database_prefix: str) -> Counters:
-    """Transactions committed in the saga's databases, Redis commands, server CPU."""
+def read_counters(
+    database_url: str, redis_url: str, database_prefix: str, cpu: ServerCpu
+) -> Counters:
+    """Transactions committed in the saga's databases, Redis commands, the servers' CPU."""
     engine = create_engine(make_url(database_url).set(drivername="postgresql+psycopg"))
     with engine.connect() as conn:
         commits = conn.scalar(
@@ -88,7 +75,7 @@ def read_counters(database_url: str, redis_url: str, database_prefix: str) -> Co
     client = redis_sync.Redis.from_url(redis_url)
     commands = int(client.info("stats")["total_commands_processed"])
     client.close()
-    return Counters(int(commits or 0), commands, server_cpu("postgres"), server_cpu("redis-server"))
+    return Counters(int(commits or 0), commands, cpu.postgres(), cpu.redis())
 
 
 def pgbench_tps(database_url: str, clients: int, seconds: int = 5) -> float:
@@ -146,21 +133,27 @@ def redis_ops_per_second(redis_url: str, clients: int = 50) -> float:
 def profile(
     pids: dict[str, list[int]], seconds: float, folder: Path, name: str
 ) -> list[subprocess.Popen[bytes]]:
-    """Start py-spy on the first process of every service: <folder>/<name>-<service>.svg.
+    """Start py-spy twice on the first process of every service, for the same window:
+    a flame graph (<folder>/<name>-<service>.svg) and the collapsed stacks (.txt,
+    `frame;frame;... count` lines, what `stacks.summarise` reads).
 
-    Sampling without stopping the process (--nonblocking) keeps the load undisturbed.
+    Sampling without stopping the process (--nonblocking) keeps the load undisturbed
+    and lets the two samplers share the process.
     """
-    spy = shutil.which("py-spy")
+    beside = Path(sys.executable).parent / "py-spy"  # the virtualenv's, when not on PATH
+    spy = str(beside) if beside.exists() else shutil.which("py-spy")
     if spy is None:
         raise RuntimeError("py-spy is not installed: `uv sync --all-packages` brings it")
     folder.mkdir(parents=True, exist_ok=True)
+    formats = {"flamegraph": "svg", "raw": "txt"}
     return [
         subprocess.Popen(
             [spy, "record", "--pid", str(group[0]), "--duration", str(int(seconds)),
-             "--rate", "100", "--nonblocking", "--format", "flamegraph",
-             "--output", str(folder / f"{name}-{service}.svg")],
+             "--rate", "100", "--nonblocking", "--format", format,
+             "--output", str(folder / f"{name}-{service}.{suffix}")],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
         for service, group in pids.items()
+        for format, suffix in formats.items()
     ]  # fmt: skip

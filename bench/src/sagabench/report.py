@@ -44,6 +44,7 @@ def table(results: dict[str, Any]) -> str:
     """The runs as a Markdown table."""
     columns = [
         "transport",
+        "tracing",
         "replicas",
         "load",
         "sagas/s",
@@ -54,6 +55,7 @@ def table(results: dict[str, Any]) -> str:
         "unfinished",
         "CPU ms/saga svc / pg / redis / load gen",
         "commits/saga",
+        "spans/saga",
         "of ceiling",
     ]
     head = "| " + " | ".join(columns) + " |\n|" + " --- |" * len(columns)
@@ -64,6 +66,7 @@ def table(results: dict[str, Any]) -> str:
         load = f"{run['mode']} {run['load']}"
         cells = [
             run["transport"],
+            run.get("tracing", "off"),
             run["replicas"],
             load,
             run["sagas_per_second"],
@@ -72,18 +75,32 @@ def table(results: dict[str, Any]) -> str:
             run["latency_ms"]["pay_to_final"]["p99"],
             run["errors"],
             run["unfinished"],
-            f"{cpu['services']} / {cpu['postgres']} / {cpu['redis']} / "
-            f"{cpu.get('load_generator', '-')}",
+            " / ".join(
+                _cell(cpu.get(key)) for key in ("services", "postgres", "redis", "load_generator")
+            ),
             run["commits_per_saga"],
+            run.get("spans_per_saga", "-"),
             run.get("of_ceiling", "-"),
         ]
         rows.append("| " + " | ".join(str(cell) for cell in cells) + " |")
     return "\n".join(rows) + "\n"
 
 
+def _cell(value: Any) -> str:
+    return "n/a" if value is None else str(value)
+
+
 def limits(results: dict[str, Any]) -> str:
-    """The servers' ceilings and the client stack's floor, as Markdown lines."""
+    """How server CPU was measured, the servers' ceilings, the client stack's floor."""
     lines = []
+    if source := results.get("server_cpu", {}).get("postgres"):
+        measured = "Postgres CPU" if source.startswith("postmaster") else "Postgres CPU n/a"
+        lines.append(f"- {measured}: {source}; Redis CPU: its own `INFO cpu`.")
+    if any(run.get("tracing") == "exported" for run in results["runs"]):
+        lines.append(
+            "- tracing exported: every trace sampled and sent over OTLP/HTTP (protobuf) to a "
+            "receiver process (`sagabench.otlp`); spans/saga counts what it received."
+        )
     if ceilings := results.get("ceilings"):
         lines.append(
             f"- Ceilings on the same servers: pgbench {ceilings['pgbench_insert_tps']} "
@@ -111,7 +128,8 @@ def chart(results: dict[str, Any], path: Path) -> None:
         p99 = run["latency_ms"]["saga"]["p99"]
         if p99 is None:
             continue
-        key = f"{run['transport']}, {run['replicas']} replica(s), {run['mode']} loop"
+        traced = ", traced" if run.get("tracing") == "exported" else ""
+        key = f"{run['transport']}{traced}, {run['replicas']} replica(s), {run['mode']} loop"
         series.setdefault(key, []).append((run["sagas_per_second"], p99, str(run["load"])))
     for key, points in sorted(series.items()):
         points.sort(key=lambda point: float(point[2]))  # along the load, as it was raised
