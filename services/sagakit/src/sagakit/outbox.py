@@ -1,12 +1,18 @@
 """The outbox relay: publishes committed outbox rows, then marks them published.
 
-Unpublished rows (`published_at IS NULL`, a partial index) are claimed with
-`FOR UPDATE SKIP LOCKED`, so several replicas relay in parallel without publishing
-a row twice while it is locked; the mark commits only after Redis took the batch. A
-crash between publishing and committing publishes the row again on restart: delivery
-is at least once, and consumers dedupe by `event_id` in their inbox. At shutdown,
-`close()` drains the outbox once more, so what the last requests and handlers
-committed leaves now rather than at the next start.
+The fast way: a commit in this process hands its rows over (`wake(messages)`), the
+relay publishes them at once, without reading them back, and marks them published
+with one UPDATE. Under load, what several commits handed over while the relay was busy
+goes out as one pipeline and one UPDATE.
+
+The safety net, every `poll_seconds`: unpublished rows (`published_at IS NULL`, a
+partial index) older than `grace` are claimed with `FOR UPDATE SKIP LOCKED`, so
+several replicas relay in parallel without publishing a row twice while it is locked,
+and the mark commits only after Redis took the batch. They are rows whose process died
+before publishing them, or whose publish failed (Redis down). A crash between publishing
+and marking publishes the row again: delivery is at least once, and consumers dedupe by
+`event_id` in their inbox. At shutdown, `close()` drains the outbox once more (no
+grace), so what the last requests and handlers committed leaves now rather than later.
 
 Published rows are kept, not deleted: if Redis loses them (a restart without
 persistence, a failover), `republish` sends them again when the reconciler asks
@@ -18,15 +24,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Table, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from sagakit.sql import Query
 from sagakit.waiting import cancel
 
 log = logging.getLogger(__name__)
@@ -55,12 +63,17 @@ class OutboxRelay:
         publish: Publish,
         batch_size: int = 100,
         poll_seconds: float = 1.0,
+        grace: timedelta | None = None,
     ) -> None:
         self._engine = engine
         self._outbox = outbox
         self._publish = publish
         self._batch_size = batch_size
         self._poll_seconds = poll_seconds
+        # Handed-over rows are published within milliseconds; the sweep leaves them alone.
+        default = timedelta(seconds=min(2 * poll_seconds, 5.0))
+        self._grace = grace if grace is not None else default
+        self._handed: list[OutboxMessage] = []
         self._wakeup = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
@@ -90,8 +103,10 @@ class OutboxRelay:
         await cancel(self._task)
         return published
 
-    def wake(self) -> None:
-        """Ask the relay to publish now (called after a commit that wrote outbox rows)."""
+    def wake(self, messages: Sequence[OutboxMessage] = ()) -> None:
+        """Ask the relay to publish now (called after a commit that wrote outbox rows);
+        `messages`: the rows that commit wrote, published without reading them back."""
+        self._handed.extend(messages)
         self._wakeup.set()
 
     def stop(self) -> None:
@@ -102,17 +117,43 @@ class OutboxRelay:
     async def run(self) -> None:
         """Relay until stopped; errors (Redis or database down) back off and retry."""
         backoff = self._poll_seconds
+        swept = 0.0
         while not self._stopping:
             self._wakeup.clear()
             try:
-                await self.drain()
+                await self.publish_handed()
+                if time.monotonic() - swept >= self._poll_seconds:
+                    # The first pass takes every row: those an earlier process left.
+                    grace = self._grace if swept else None
+                    swept = time.monotonic()
+                    await self.drain(grace)
                 backoff = self._poll_seconds
             except Exception:
                 log.exception("outbox relay failed; retrying in %.1fs", backoff)
                 await self._sleep(backoff)
                 backoff = min(backoff * 2, 30.0)
                 continue
-            await self._sleep(self._poll_seconds)
+            await self._sleep(max(0.0, swept + self._poll_seconds - time.monotonic()))
+
+    async def publish_handed(self) -> int:
+        """Publish what commits handed over, then mark it published (one UPDATE per batch).
+
+        A batch whose publish fails is dropped here: its rows stay unpublished and the
+        sweep publishes them once they are older than the grace period.
+        """
+        total = 0
+        while self._handed:
+            batch = self._handed[: self._batch_size]
+            del self._handed[: self._batch_size]
+            await self._publish(batch)
+            async with self._engine.connect() as conn:
+                await conn.execution_options(isolation_level="AUTOCOMMIT")
+                raw = await conn.get_raw_connection()
+                assert raw.driver_connection is not None
+                ids = [uuid.UUID(message.event_id) for message in batch]
+                await raw.driver_connection.execute(_MARK.sql, _MARK.params({"ids": ids}))
+            total += len(batch)
+        return total
 
     async def _sleep(self, seconds: float) -> None:
         # Wakes early on a commit or stop(); asyncio.timeout, unlike wait_for on 3.11,
@@ -121,16 +162,17 @@ class OutboxRelay:
             async with asyncio.timeout(seconds):
                 await self._wakeup.wait()
 
-    async def drain(self) -> int:
-        """Publish until the outbox is empty; returns how many rows were published."""
-        total = 0
+    async def drain(self, grace: timedelta | None = None) -> int:
+        """Publish until the outbox is empty (of rows older than `grace`, when given);
+        returns how many rows were published."""
+        total = await self.publish_handed()
         while True:
-            published = await self.publish_batch()
+            published = await self.publish_batch(grace)
             total += published
             if published < self._batch_size:
                 return total
 
-    async def publish_batch(self) -> int:
+    async def publish_batch(self, grace: timedelta | None = None) -> int:
         """Publish one batch in one transaction; the rows stay unpublished if it fails.
 
         One statement claims and marks the batch (UPDATE .. SET published_at RETURNING
@@ -138,9 +180,12 @@ class OutboxRelay:
         Redis took the messages.
         """
         table = self._outbox
+        unpublished: list[Any] = [table.c.published_at.is_(None)]
+        if grace is not None:
+            unpublished.append(table.c.created_at < func.now() - grace)
         claimed = (
             select(table.c.id)
-            .where(table.c.published_at.is_(None))
+            .where(*unpublished)
             .order_by(table.c.id)
             .limit(self._batch_size)
             .with_for_update(skip_locked=True)
@@ -180,7 +225,19 @@ class OutboxRelay:
             await self._publish(
                 [OutboxMessage(r.event_type, str(r.event_id), r.body, r.headers) for r in rows]
             )
+        if self._handed:  # rows handed over while this pass claimed them: sent already
+            sent = {str(row.event_id) for row in rows}
+            self._handed = [m for m in self._handed if m.event_id not in sent]
         return len(rows)
+
+
+# The outbox of `sagakit.tables.messaging_tables`; event_id has a unique index.
+_MARK = Query(
+    text(
+        "UPDATE outbox SET published_at = now()"
+        " WHERE event_id = ANY(CAST(:ids AS uuid[])) AND published_at IS NULL"
+    )
+)
 
 
 def _columns(table: Table) -> tuple[Any, ...]:

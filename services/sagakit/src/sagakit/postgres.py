@@ -23,10 +23,14 @@ from sqlalchemy.sql.selectable import TextualSelect
 from sagakit.domain import Aggregate
 from sagakit.events import Envelope
 from sagakit.idempotency import Answer, Claim, KeyReused, Replayed
+from sagakit.outbox import OutboxMessage
 from sagakit.sql import Query, Sql
 from sagakit.tables import MessagingTables
 from sagakit.tracing import continue_saga, outgoing_headers
 from sagakit.uow import AbstractUnitOfWork
+
+OnCommit = Callable[[list[OutboxMessage]], None]
+"""Called with the outbox rows a commit wrote (the relay publishes them)."""
 
 
 async def open_connection(engine: AsyncEngine) -> tuple[AsyncConnection, Sql]:
@@ -73,7 +77,7 @@ class Batch:
     def __init__(
         self,
         engine: AsyncEngine,
-        on_commit: Callable[[], None] | None,
+        on_commit: OnCommit | None,
         on_change: Callable[[set[uuid.UUID]], None] | None,
     ) -> None:
         self._engine = engine
@@ -107,7 +111,7 @@ class SqlUnitOfWork(AbstractUnitOfWork):
         engine: AsyncEngine,
         tables: MessagingTables,
         producer: str,
-        on_commit: Callable[[], None] | None = None,
+        on_commit: OnCommit | None = None,
         on_change: Callable[[set[uuid.UUID]], None] | None = None,
     ) -> None:
         super().__init__(producer)
@@ -239,17 +243,21 @@ def _after(
     rows: list[dict[str, Any]],
     changed: set[uuid.UUID],
     callbacks: list[Callable[[], None]],
-    on_commit: Callable[[], None] | None,
+    on_commit: OnCommit | None,
     on_change: Callable[[set[uuid.UUID]], None] | None,
 ) -> None:
     """What follows a commit: wake the relay (rows were written), tell the waiting
     requests which bookings changed, run the transaction's callbacks (metrics)."""
     if rows and on_commit is not None:
-        on_commit()
+        on_commit([_message(row) for row in rows])
     if on_change is not None:
         on_change(changed)
     for callback in callbacks:
         callback()
+
+
+def _message(row: dict[str, Any]) -> OutboxMessage:
+    return OutboxMessage(row["event_type"], str(row["event_id"]), row["body"], row["headers"])
 
 
 async def insert_outbox(sql: Sql, rows: list[dict[str, Any]]) -> None:

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sagakit.deadlines import Deadline
 from sagakit.events import EventType
 from sagakit.monitoring import Sampler
+from sagakit.outbox import OutboxMessage
 from sagakit.reconcile import StuckFinder
 from sagakit.retention import Expiry
 from sagakit.tables import MessagingTables
@@ -27,7 +28,7 @@ class UnitOfWorkFactory(Protocol):
         engine: AsyncEngine,
         tables: MessagingTables,
         producer: str,
-        on_commit: Callable[[], None],
+        on_commit: Callable[[list[OutboxMessage]], None],
         *,
         on_change: Callable[[set[uuid.UUID]], None],
     ) -> Any: ...

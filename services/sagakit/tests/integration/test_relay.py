@@ -158,3 +158,50 @@ async def test_republish_leaves_unpublished_rows_to_the_relay(
     )
     assert record.published == []
     assert await outbox_size(engine, outbox_table) == 1
+
+
+async def test_rows_a_commit_hands_over_are_published_without_a_sweep(
+    engine, outbox_table, commit_created
+) -> None:
+    await drain_everything(engine, outbox_table)
+    record = Recorder()
+    relay = OutboxRelay(engine, outbox_table, record, poll_seconds=60)
+    relay.start()
+    try:
+        await asyncio.sleep(0.2)  # the first sweep has run: from now on only handed rows
+        booking_id = await commit_created(relay.wake)
+        [row] = await kept_rows(engine, outbox_table, booking_id)
+        assert await eventually(lambda: _marked(engine, outbox_table, booking_id))
+        assert record.published == [str(row["event_id"])]
+    finally:
+        await relay.close(timeout=5)
+
+
+async def test_a_handed_row_that_failed_to_publish_is_swept_after_the_grace(
+    engine, outbox_table, commit_created
+) -> None:
+    await drain_everything(engine, outbox_table)
+    published: list[str] = []
+    failures = iter([True])
+
+    async def flaky(messages: list[OutboxMessage]) -> None:
+        if next(failures, False):
+            raise ConnectionError("redis is down")
+        published.extend(m.event_id for m in messages)
+
+    grace = timedelta(seconds=0.5)
+    relay = OutboxRelay(engine, outbox_table, flaky, poll_seconds=0.2, grace=grace)
+    relay.start()
+    try:
+        await asyncio.sleep(0.1)
+        booking_id = await commit_created(relay.wake)  # its publish fails
+        assert await eventually(lambda: _marked(engine, outbox_table, booking_id))
+        [row] = await kept_rows(engine, outbox_table, booking_id)
+        assert published == [str(row["event_id"])]  # once, by the sweep
+    finally:
+        await relay.close(timeout=5)
+
+
+async def _marked(engine, outbox_table, booking_id: uuid.UUID) -> bool:
+    rows = await kept_rows(engine, outbox_table, booking_id)
+    return bool(rows) and all(row["published_at"] is not None for row in rows)
