@@ -3,8 +3,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from psycopg import IntegrityError
 from sqlalchemy import select, text
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import time
+from typing import Any
 
-from sqlalchemy import make_url, text
+from sqlalchemy import event, make_url, text
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.exc import DisconnectionError, IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -14,6 +16,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.pool import NullPool
+
+from sagakit.unavailable import unreachable
 
 log = logging.getLogger(__name__)
 
@@ -41,16 +45,45 @@ def create_engine(
     up to `pool_timeout` seconds, then gets `sqlalchemy.exc.TimeoutError` (HTTP: 503).
 
     Without `pre_ping`, a database restart fails the one operation that meets a dead
-    connection (SQLAlchemy then drops the whole pool): a message is redelivered, an HTTP
+    connection (then the whole pool is dropped): a message is redelivered, an HTTP
     request gets a 503. `pre_ping` avoids even that at one extra round trip per transaction.
     """
-    return create_async_engine(
+    engine = create_async_engine(
         normalize_url(url),
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_pre_ping=pre_ping,
         pool_timeout=pool_timeout,
     )
+    _drop_pool_on_disconnect(engine)
+    return engine
+
+
+def _drop_pool_on_disconnect(engine: AsyncEngine) -> None:
+    """After a lost connection, reconnect every pooled connection opened before it.
+
+    SQLAlchemy does that when one of its own statements meets a dead connection; the
+    statements run on psycopg directly (sagakit.sql) go around it. Such a connection
+    fails its reset when it comes back to the pool, which invalidates it: from then on,
+    checking out a connection older than it reconnects (SQLAlchemy's documented way,
+    `DisconnectionError` in a checkout listener), as the server was likely restarted.
+    """
+    lost_at = [0.0]
+
+    def connected(dbapi_connection: Any, record: Any) -> None:
+        record.info["sagakit_opened_at"] = time.monotonic()
+
+    def invalidated(dbapi_connection: Any, record: Any, exception: BaseException | None) -> None:
+        if exception is not None and unreachable(exception):
+            lost_at[0] = time.monotonic()
+
+    def checkout(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        if record.info.get("sagakit_opened_at", 0.0) < lost_at[0]:
+            raise DisconnectionError("opened before a connection to the database was lost")
+
+    event.listen(engine.sync_engine, "connect", connected)
+    event.listen(engine.sync_engine, "invalidate", invalidated)
+    event.listen(engine.sync_engine, "checkout", checkout)
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

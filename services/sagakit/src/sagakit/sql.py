@@ -22,6 +22,7 @@ from psycopg import AsyncConnection, AsyncCursor
 from psycopg.rows import DictRow, dict_row
 from sqlalchemy.dialects.postgresql.psycopg import PGDialectAsync_psycopg
 from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.elements import BindParameter
 
 _DIALECT = PGDialectAsync_psycopg()  # type: ignore[no-untyped-call]
 
@@ -43,10 +44,16 @@ class Query:
             dialect=_DIALECT, for_executemany=True, compile_kwargs={"render_postcompile": True}
         )
         self.sql = str(compiled)
-        self._defaults = {k: v for k, v in compiled.params.items() if v is not None}
+        binds: dict[str, BindParameter[Any]] = compiled.binds  # type: ignore[attr-defined]
+        # A bindparam() without a value is required: psycopg complains when it is missing.
+        # A value written into the statement, None included, is the parameter's default.
+        required = {name for name, bind in binds.items() if bind.required}
+        self._defaults = {k: v for k, v in compiled.params.items() if k not in required}
         self._processors: dict[str, Callable[[Any], Any]] = {}
-        for name, bind in compiled.binds.items():
-            processor = bind.type.bind_processor(_DIALECT)
+        for name, bind in binds.items():
+            # The dialect's own type, as SQLAlchemy uses it: the generic Numeric would
+            # turn a Decimal into a float, the generic JSON would serialize to a string.
+            processor = bind.type.dialect_impl(_DIALECT).bind_processor(_DIALECT)
             if processor is not None:
                 self._processors[name] = processor
 

@@ -1,4 +1,8 @@
-"""Bills stored in Postgres."""
+"""Bills stored in Postgres.
+
+The statements of the saga's path are compiled once, here (sagakit.sql); only the
+list with its filters is built per call.
+"""
 
 from __future__ import annotations
 
@@ -6,32 +10,30 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import bindparam, func, insert, select, update
 
 from billing.adapters.orm import bills
 from billing.domain.model import Bill, BillStatus
 from billing.service_layer.unit_of_work import AbstractBillRepository, BillFilter
+from sagakit.sql import Query, Sql
 
 
 class SqlBillRepository(AbstractBillRepository):
-    """Reads and writes bills on the unit of work's connection."""
+    """Reads and writes bills in the unit of work's transaction."""
 
-    def __init__(self, connection: AsyncConnection, track: Callable[[Bill], None]) -> None:
-        self._conn = connection
+    def __init__(self, sql: Sql, track: Callable[[Bill], None]) -> None:
+        self._sql = sql
         self._track = track
 
     async def add(self, bill: Bill) -> None:
-        await self._conn.execute(insert(bills).values(**_row(bill)))
+        await self._sql.execute(_INSERT, _row(bill))
         self._track(bill)
 
     async def get_by_booking(
         self, booking_id: uuid.UUID, *, for_update: bool = False
     ) -> Bill | None:
-        query = select(bills).where(bills.c.booking_id == booking_id)
-        if for_update:
-            query = query.with_for_update()
-        row = (await self._conn.execute(query)).mappings().one_or_none()
+        query = _BY_BOOKING_FOR_UPDATE if for_update else _BY_BOOKING
+        row = await self._sql.fetch_one(query, {"booking_id": booking_id})
         if row is None:
             return None
         bill = _bill(row)
@@ -39,11 +41,8 @@ class SqlBillRepository(AbstractBillRepository):
         return bill
 
     async def save(self, bill: Bill) -> None:
-        await self._conn.execute(
-            update(bills)
-            .where(bills.c.id == bill.id)
-            .values(status=bill.status.value, reason=bill.reason, updated_at=bill.updated_at)
-        )
+        values = {"status": bill.status.value, "reason": bill.reason}
+        await self._sql.execute(_SAVE, {"id": bill.id, **values, "updated_at": bill.updated_at})
         self._track(bill)
 
     async def find(self, where: BillFilter, limit: int, offset: int) -> tuple[list[Bill], int]:
@@ -53,10 +52,22 @@ class SqlBillRepository(AbstractBillRepository):
         if where.customer_id is not None:
             conditions.append(bills.c.customer_id == where.customer_id)
         query = select(bills).where(*conditions)
-        total = await self._conn.scalar(select(func.count()).select_from(query.subquery()))
+        total = await self._sql.scalar(select(func.count()).select_from(query.subquery()))
         page = query.order_by(bills.c.created_at.desc(), bills.c.id).limit(limit)
-        rows = (await self._conn.execute(page.offset(offset))).mappings().all()
+        rows = await self._sql.fetch_all(page.offset(offset))
         return [_bill(row) for row in rows], int(total or 0)
+
+
+_INSERT = Query(insert(bills).values({c.name: bindparam(c.name) for c in bills.c}))
+_BY_BOOKING = Query(select(bills).where(bills.c.booking_id == bindparam("booking_id")))
+_BY_BOOKING_FOR_UPDATE = Query(
+    select(bills).where(bills.c.booking_id == bindparam("booking_id")).with_for_update()
+)
+_SAVE = Query(
+    update(bills)
+    .where(bills.c.id == bindparam("id"))
+    .values({name: bindparam(name) for name in ("status", "reason", "updated_at")})
+)
 
 
 def _row(bill: Bill) -> dict[str, Any]:
@@ -73,5 +84,5 @@ def _row(bill: Bill) -> dict[str, Any]:
     }
 
 
-def _bill(row: Any) -> Bill:
+def _bill(row: dict[str, Any]) -> Bill:
     return Bill(**{**row, "status": BillStatus(row["status"])})

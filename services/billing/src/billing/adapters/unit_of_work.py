@@ -8,7 +8,7 @@ from sagakit.postgres import SqlUnitOfWork
 
 
 class SqlBillingUnitOfWork(SqlUnitOfWork, BillingUnitOfWork):
-    """Opens the bill repository on the transaction's connection."""
+    """Opens the bill repository on the transaction's psycopg connection (sagakit.sql)."""
 
     def _open_repositories(self, connection: AsyncConnection) -> None:
-        self.bills = SqlBillRepository(connection, self.track)
+        self.bills = SqlBillRepository(self.sql, self.track)

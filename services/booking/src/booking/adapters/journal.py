@@ -1,4 +1,8 @@
-"""The saga journal stored in Postgres."""
+"""The saga journal stored in Postgres.
+
+Its statements are compiled once, here (sagakit.sql), and run on the unit of work's
+psycopg connection.
+"""
 
 from __future__ import annotations
 
@@ -9,50 +13,40 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, func, insert, literal, select
-from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.sql.selectable import TextualSelect
+from sqlalchemy import ColumnElement, bindparam, exists, func, insert, select
+from sqlalchemy.dialects import postgresql
 
 from booking.adapters import saga_metrics
-from booking.adapters.orm import bookings, saga_journal
+from booking.adapters.orm import bookings, messaging, saga_journal
 from booking.domain.timeline import JournalEntry
 from booking.service_layer.unit_of_work import AbstractJournalRepository
 from sagakit.events import EventType
+from sagakit.sql import Query, Sql
 
 
 class SqlJournalRepository(AbstractJournalRepository):
-    """Writes journal entries on the unit of work's connection; times each step after commit."""
+    """Writes journal entries in the unit of work's transaction; times each step after commit."""
 
-    def __init__(
-        self, connection: AsyncConnection, after_commit: Callable[[Callable[[], None]], None]
-    ) -> None:
-        self._conn = connection
+    def __init__(self, sql: Sql, after_commit: Callable[[Callable[[], None]], None]) -> None:
+        self._sql = sql
         self._after_commit = after_commit
 
     async def add(self, entry: JournalEntry) -> None:
-        await self._conn.execute(insert(saga_journal).values(**_row(entry)))
-        self._time_step(entry, await self._conn.scalar(select(self._previous(entry))))
+        row = _row(entry)
+        await self._sql.execute(_INSERT, row)
+        self._time_step(entry, await self._sql.scalar(_PREVIOUS, row))
 
-    async def add_if_new(self, entry: JournalEntry, inbox_insert: TextualSelect) -> bool:
-        """Journal `entry` only if `inbox_insert` (INSERT .. RETURNING) inserts a row.
+    async def add_if_new(self, entry: JournalEntry, consumer: str) -> bool:
+        """Record the event in `consumer`'s inbox and journal it, only if the inbox had
+        no row for it yet: False for a duplicate.
 
         One round trip: the inbox insert and the journal insert are data-modifying CTEs
         of the query that reads when the previous step ended.
         """
-        fresh = inbox_insert.cte("fresh")
-        columns = _row(entry)
-        values = select(*(literal(v, saga_journal.c[k].type) for k, v in columns.items()))
-        journaled = insert(saga_journal).from_select(
-            list(columns), values.where(exists(select(fresh.c.event_id)))
-        )
-        query = select(
-            select(fresh.c.event_id).scalar_subquery().label("fresh"),
-            self._previous(entry).label("previous"),
-        ).add_cte(journaled.cte("journaled"))
-        row = (await self._conn.execute(query)).one()
-        if row.fresh is None:
+        row = await self._sql.fetch_one(_ADD_IF_NEW, {**_row(entry), "consumer": consumer})
+        if row is None or row["fresh"] is None:
             return False
-        self._time_step(entry, row.previous)
+        self._time_step(entry, row["previous"])
         return True
 
     def _time_step(self, entry: JournalEntry, previous: datetime | None) -> None:
@@ -61,25 +55,57 @@ class SqlJournalRepository(AbstractJournalRepository):
             self._after_commit(partial(saga_metrics.step_ended, entry.event_type, seconds))
 
     async def entries(self, booking_id: uuid.UUID) -> list[JournalEntry]:
-        query = (
-            select(saga_journal)
-            .where(saga_journal.c.booking_id == booking_id)
-            .order_by(saga_journal.c.occurred_at, saga_journal.c.recorded_at)
-        )
-        rows = (await self._conn.execute(query)).mappings().all()
+        rows = await self._sql.fetch_all(_ENTRIES, {"booking_id": booking_id})
         return [_entry(row) for row in rows]
 
-    @staticmethod
-    def _previous(entry: JournalEntry) -> ColumnElement[datetime]:
-        """When the step before this one ended: the latest earlier event, else the booking."""
-        earlier = (
-            select(func.max(saga_journal.c.occurred_at))
-            .where(saga_journal.c.booking_id == entry.booking_id)
-            .where(saga_journal.c.occurred_at < entry.occurred_at)
-            .scalar_subquery()
-        )
-        created = select(bookings.c.created_at).where(bookings.c.id == entry.booking_id)
-        return func.coalesce(earlier, created.scalar_subquery())
+
+def _param(name: str) -> Any:
+    return bindparam(name, type_=saga_journal.c[name].type)
+
+
+def _previous() -> ColumnElement[datetime]:
+    """When the step before this one ended: the latest earlier event, else the booking."""
+    earlier = (
+        select(func.max(saga_journal.c.occurred_at))
+        .where(saga_journal.c.booking_id == _param("booking_id"))
+        .where(saga_journal.c.occurred_at < _param("occurred_at"))
+        .scalar_subquery()
+    )
+    created = select(bookings.c.created_at).where(bookings.c.id == _param("booking_id"))
+    return func.coalesce(earlier, created.scalar_subquery())
+
+
+def _add_if_new() -> Query:
+    """The inbox insert (as sagakit.postgres does it) and the journal insert, in one query."""
+    inbox = messaging.inbox
+    fresh = (
+        postgresql.insert(inbox)
+        .values(consumer=bindparam("consumer"))
+        .values({name: _param(name) for name in ("event_id", "event_type")})
+        .on_conflict_do_nothing()
+        .returning(inbox.c.event_id)
+        .cte("fresh")
+    )
+    columns = [column.name for column in saga_journal.c]
+    values = select(*(_param(name) for name in columns))
+    journaled = insert(saga_journal).from_select(
+        columns, values.where(exists(select(fresh.c.event_id)))
+    )
+    query = select(
+        select(fresh.c.event_id).scalar_subquery().label("fresh"),
+        _previous().label("previous"),
+    ).add_cte(journaled.cte("journaled"))
+    return Query(query)
+
+
+_INSERT = Query(insert(saga_journal).values({c.name: bindparam(c.name) for c in saga_journal.c}))
+_PREVIOUS = Query(select(_previous()))
+_ADD_IF_NEW = _add_if_new()
+_ENTRIES = Query(
+    select(saga_journal)
+    .where(saga_journal.c.booking_id == bindparam("booking_id"))
+    .order_by(saga_journal.c.occurred_at, saga_journal.c.recorded_at)
+)
 
 
 def _row(entry: JournalEntry) -> dict[str, Any]:
@@ -88,5 +114,5 @@ def _row(entry: JournalEntry) -> dict[str, Any]:
     return {**row, "event_type": entry.event_type.value}
 
 
-def _entry(row: Any) -> JournalEntry:
+def _entry(row: dict[str, Any]) -> JournalEntry:
     return JournalEntry(**{**row, "event_type": EventType(row["event_type"])})

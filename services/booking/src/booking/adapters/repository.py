@@ -1,4 +1,8 @@
-"""Bookings stored in Postgres."""
+"""Bookings stored in Postgres.
+
+The statements of the saga's path are compiled once, here (sagakit.sql); only the
+list with its filters is built per call.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +11,18 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import bindparam, func, insert, select, update
 
 from booking.adapters import saga_metrics
 from booking.adapters.orm import bookings
 from booking.domain.model import Booking, BookingStatus
 from booking.service_layer.unit_of_work import AbstractBookingRepository, BookingFilter
+from sagakit.sql import Query, Sql
 from sagakit.tracing import trace_id
 
 
 class SqlBookingRepository(AbstractBookingRepository):
-    """Reads and writes bookings on the unit of work's connection.
+    """Reads and writes bookings in the unit of work's transaction.
 
     Saving a booking in its final state observes the saga's outcome and
     duration once the transaction has committed.
@@ -26,23 +30,21 @@ class SqlBookingRepository(AbstractBookingRepository):
 
     def __init__(
         self,
-        connection: AsyncConnection,
+        sql: Sql,
         track: Callable[[Booking], None],
         after_commit: Callable[[Callable[[], None]], None],
     ) -> None:
-        self._conn = connection
+        self._sql = sql
         self._track = track
         self._after_commit = after_commit
 
     async def add(self, booking: Booking) -> None:
-        await self._conn.execute(insert(bookings).values(**_row(booking)))
+        await self._sql.execute(_INSERT, _row(booking))
         self._track(booking)
 
     async def get(self, booking_id: uuid.UUID, *, for_update: bool = False) -> Booking | None:
-        query = select(bookings).where(bookings.c.id == booking_id)
-        if for_update:
-            query = query.with_for_update()
-        row = (await self._conn.execute(query)).mappings().one_or_none()
+        query = _BY_ID_FOR_UPDATE if for_update else _BY_ID
+        row = await self._sql.fetch_one(query, {"id": booking_id})
         if row is None:
             return None
         booking = _booking(row)
@@ -50,12 +52,9 @@ class SqlBookingRepository(AbstractBookingRepository):
         return booking
 
     async def save(self, booking: Booking) -> None:
-        await self._conn.execute(
-            update(bookings)
-            .where(bookings.c.id == booking.id)
-            .values(
-                status=booking.status.value, reason=booking.reason, updated_at=booking.updated_at
-            )
+        values = {"status": booking.status.value, "reason": booking.reason}
+        await self._sql.execute(
+            _SAVE, {"id": booking.id, **values, "updated_at": booking.updated_at}
         )
         self._track(booking)
         if booking.status.is_final:
@@ -70,10 +69,22 @@ class SqlBookingRepository(AbstractBookingRepository):
         if where.customer_id is not None:
             conditions.append(bookings.c.customer_id == where.customer_id)
         query = select(bookings).where(*conditions)
-        total = await self._conn.scalar(select(func.count()).select_from(query.subquery()))
+        total = await self._sql.scalar(select(func.count()).select_from(query.subquery()))
         page = query.order_by(bookings.c.created_at.desc(), bookings.c.id).limit(limit)
-        rows = (await self._conn.execute(page.offset(offset))).mappings().all()
+        rows = await self._sql.fetch_all(page.offset(offset))
         return [_booking(row) for row in rows], int(total or 0)
+
+
+_INSERT = Query(insert(bookings).values({c.name: bindparam(c.name) for c in bookings.c}))
+_BY_ID = Query(select(bookings).where(bookings.c.id == bindparam("id")))
+_BY_ID_FOR_UPDATE = Query(
+    select(bookings).where(bookings.c.id == bindparam("id")).with_for_update()
+)
+_SAVE = Query(
+    update(bookings)
+    .where(bookings.c.id == bindparam("id"))
+    .values({name: bindparam(name) for name in ("status", "reason", "updated_at")})
+)
 
 
 def _saga_ended(booking: Booking) -> Callable[[], None]:
@@ -95,5 +106,5 @@ def _row(booking: Booking) -> dict[str, Any]:
     }
 
 
-def _booking(row: Any) -> Booking:
+def _booking(row: dict[str, Any]) -> Booking:
     return Booking(**{**row, "status": BookingStatus(row["status"])})

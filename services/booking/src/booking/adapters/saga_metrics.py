@@ -14,6 +14,8 @@ from booking.adapters.orm import bookings
 from booking.domain.model import BookingStatus
 from sagakit import metrics
 from sagakit.events import EventType
+from sagakit.postgres import open_connection, release
+from sagakit.sql import Query
 
 SERVICE = "booking"
 RUNNING = tuple(status for status in BookingStatus if not status.is_final)
@@ -33,19 +35,24 @@ def step_ended(event_type: EventType, seconds: float) -> None:
 
 async def sample_running_sagas(engine: AsyncEngine) -> None:
     """Bookings not final yet, by status, and the age of the oldest one, in one query."""
-    age = func.extract("epoch", func.now() - func.min(bookings.c.created_at))
-    query = (
-        select(bookings.c.status, func.count(), age)
-        .where(bookings.c.status.in_([status.value for status in RUNNING]))
-        .group_by(bookings.c.status)
-    )
-    async with engine.connect() as conn:
-        rows = (await conn.execute(query)).all()
+    connection, sql = await open_connection(engine)
+    try:
+        rows = await sql.fetch_all(_RUNNING_SAGAS)
+    finally:
+        await release(connection, sql)
     counts = dict.fromkeys(RUNNING, 0)
     oldest = 0.0
-    for status, count, seconds in rows:
-        counts[BookingStatus(status)] = int(count)
-        oldest = max(oldest, float(seconds or 0))
+    for row in rows:
+        counts[BookingStatus(row["status"])] = int(row["count"])
+        oldest = max(oldest, float(row["age"] or 0))
     for status, count in counts.items():
         metrics.SAGAS_RUNNING.labels(SERVICE, status.value).set(count)
     metrics.OLDEST_RUNNING_SAGA.labels(SERVICE).set(oldest)
+
+
+_AGE = func.extract("epoch", func.now() - func.min(bookings.c.created_at))
+_RUNNING_SAGAS = Query(
+    select(bookings.c.status, func.count().label("count"), _AGE.label("age"))
+    .where(bookings.c.status.in_([status.value for status in RUNNING]))
+    .group_by(bookings.c.status)
+)

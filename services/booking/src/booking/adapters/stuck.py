@@ -7,7 +7,7 @@ with `FOR UPDATE SKIP LOCKED` so two replicas never ask about the same saga at o
 sends one request for them (sagakit.reconcile) inside the transaction, and counts the
 attempt: a saga that stays stuck (a customer who does not pay is not an error) is asked
 about again after the backoff, `after`, 2x, 4x ... An attempt count starts again when the
-saga moved since the last attempt.
+saga moved since the last attempt. The statements are compiled once (sagakit.sql).
 """
 
 from __future__ import annotations
@@ -15,13 +15,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 
-from sqlalchemy import func, or_, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Interval, any_, bindparam, func, or_, select
+from sqlalchemy.dialects.postgresql import array, insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from booking.adapters.orm import bookings, saga_journal, saga_reconciles
 from booking.domain.model import BookingStatus
+from sagakit.postgres import commit, open_connection, release
 from sagakit.reconcile import Backoff
+from sagakit.sql import Query
 
 LIMIT = 500
 RUNNING = [status.value for status in BookingStatus if not status.is_final]
@@ -34,6 +36,32 @@ async def find_stuck(
     send: Callable[[list[uuid.UUID]], Awaitable[int]],
 ) -> list[uuid.UUID]:
     """Lock the stuck sagas due for an attempt (all of them with `force`), send, count."""
+    connection, sql = await open_connection(engine)
+    try:
+        query = _STUCK if force else _STUCK_AND_DUE
+        rows = await sql.fetch_all(query, {"after": backoff.after, "limit": LIMIT})
+        if not rows:
+            return []
+        ids = [row["id"] for row in rows]
+        await send(ids)
+        attempts = [
+            1
+            if row["attempts"] is None or row["last_at"] < row["activity"]
+            else row["attempts"] + 1
+            for row in rows
+        ]
+        counted = [
+            {"booking_id": row["id"], "attempts": count, "next_in": backoff.next_in(count)}
+            for row, count in zip(rows, attempts, strict=True)
+        ]
+        await sql.execute_many(_COUNT, counted)  # one round trip
+        await commit(connection, sql)
+    finally:
+        await release(connection, sql)
+    return ids
+
+
+def _stuck(force: bool) -> Query:
     latest = (
         select(func.max(saga_journal.c.recorded_at))
         .where(saga_journal.c.booking_id == bookings.c.id)
@@ -44,10 +72,12 @@ async def find_stuck(
     query = (
         select(bookings.c.id, activity.label("activity"), tried.c.attempts, tried.c.last_at)
         .select_from(bookings.outerjoin(tried, tried.c.booking_id == bookings.c.id))
-        .where(bookings.c.status.in_(RUNNING))
-        .where(activity < func.now() - backoff.after)
+        # = ANY(ARRAY[..]), the same as IN (..) to the planner: an IN list is expanded at
+        # compile time, which then wants a value for every bindparam().
+        .where(bookings.c.status == any_(array(RUNNING)))
+        .where(activity < func.now() - bindparam("after", type_=Interval))
         .order_by(bookings.c.updated_at)
-        .limit(LIMIT)
+        .limit(bindparam("limit"))
         .with_for_update(of=bookings, skip_locked=True)
     )
     if not force:  # due: never tried, its backoff is over, or it moved since
@@ -58,30 +88,25 @@ async def find_stuck(
                 tried.c.last_at < activity,
             )
         )
-    async with engine.begin() as conn:
-        rows = (await conn.execute(query)).all()
-        if not rows:
-            return []
-        ids = [row.id for row in rows]
-        await send(ids)
-        attempts = [
-            1 if row.attempts is None or row.last_at < row.activity else row.attempts + 1
-            for row in rows
-        ]
-        values = [
-            {
-                "booking_id": row.id,
-                "attempts": count,
-                "last_at": func.now(),
-                "next_at": func.now() + backoff.next_in(count),
-            }
-            for row, count in zip(rows, attempts, strict=True)
-        ]
-        upsert = insert(saga_reconciles).values(values)  # one statement, one row each
-        await conn.execute(
-            upsert.on_conflict_do_update(
-                index_elements=["booking_id"],
-                set_={key: upsert.excluded[key] for key in ("attempts", "last_at", "next_at")},
-            )
+    return Query(query)
+
+
+def _count() -> Query:
+    """One saga's attempt: inserted, or its row updated."""
+    upsert = insert(saga_reconciles).values(
+        booking_id=bindparam("booking_id"),
+        attempts=bindparam("attempts"),
+        last_at=func.now(),
+        next_at=func.now() + bindparam("next_in", type_=Interval),
+    )
+    return Query(
+        upsert.on_conflict_do_update(
+            index_elements=["booking_id"],
+            set_={key: upsert.excluded[key] for key in ("attempts", "last_at", "next_at")},
         )
-    return ids
+    )
+
+
+_STUCK = _stuck(force=True)
+_STUCK_AND_DUE = _stuck(force=False)
+_COUNT = _count()

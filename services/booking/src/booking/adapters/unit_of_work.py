@@ -14,17 +14,18 @@ from sagakit.tracing import trace_id
 
 
 class SqlBookingUnitOfWork(SqlUnitOfWork, BookingUnitOfWork):
-    """Opens the booking repositories on the transaction's connection; journals incoming events."""
+    """Opens the booking repositories on the transaction's psycopg connection; journals
+    incoming events."""
 
     journal: SqlJournalRepository
 
     def _open_repositories(self, connection: AsyncConnection) -> None:
-        self.bookings = SqlBookingRepository(connection, self.track, self.after_commit)
-        self.journal = SqlJournalRepository(connection, self.after_commit)
+        self.bookings = SqlBookingRepository(self.sql, self.track, self.after_commit)
+        self.journal = SqlJournalRepository(self.sql, self.after_commit)
 
     async def _record_inbox(self, consumer: str, envelope: Envelope) -> bool:
         # Journal exactly what the inbox accepts, in its transaction and in the same
         # statement: a duplicate is never journaled twice, and a handling that rolls back
         # leaves neither row.
         entry = JournalEntry.of(envelope, trace_id(self.trace_headers), datetime.now(UTC))
-        return await self.journal.add_if_new(entry, self.inbox_insert(consumer, envelope))
+        return await self.journal.add_if_new(entry, consumer)

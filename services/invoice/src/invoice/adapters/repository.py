@@ -1,4 +1,8 @@
-"""Invoices stored in Postgres."""
+"""Invoices stored in Postgres.
+
+The statements of the saga's path are compiled once, here (sagakit.sql); only the
+list with its filters is built per call.
+"""
 
 from __future__ import annotations
 
@@ -7,33 +11,31 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, insert, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import bindparam, func, insert, select
 
 from invoice.adapters.orm import invoice_number_seq, invoices
 from invoice.domain.model import Invoice, InvoiceLine
 from invoice.service_layer.unit_of_work import AbstractInvoiceRepository, InvoiceFilter
+from sagakit.sql import Query, Sql
 
 
 class SqlInvoiceRepository(AbstractInvoiceRepository):
-    """Reads and writes invoices on the unit of work's connection."""
+    """Reads and writes invoices in the unit of work's transaction."""
 
-    def __init__(self, connection: AsyncConnection, track: Callable[[Invoice], None]) -> None:
-        self._conn = connection
+    def __init__(self, sql: Sql, track: Callable[[Invoice], None]) -> None:
+        self._sql = sql
         self._track = track
 
     async def add(self, invoice: Invoice) -> None:
-        await self._conn.execute(insert(invoices).values(**_row(invoice)))
+        await self._sql.execute(_INSERT, _row(invoice))
         self._track(invoice)
 
     async def get(self, booking_id: uuid.UUID) -> Invoice | None:
-        query = select(invoices).where(invoices.c.booking_id == booking_id)
-        row = (await self._conn.execute(query)).mappings().one_or_none()
+        row = await self._sql.fetch_one(_BY_BOOKING, {"booking_id": booking_id})
         return None if row is None else _invoice(row)
 
     async def next_number(self) -> int:
-        result = await self._conn.execute(select(invoice_number_seq.next_value()))
-        return int(result.scalar_one())
+        return int(await self._sql.scalar(_NEXT_NUMBER))
 
     async def find(
         self, where: InvoiceFilter, limit: int, offset: int
@@ -42,10 +44,15 @@ class SqlInvoiceRepository(AbstractInvoiceRepository):
         if where.customer_id is not None:
             conditions.append(invoices.c.customer_id == where.customer_id)
         query = select(invoices).where(*conditions)
-        total = await self._conn.scalar(select(func.count()).select_from(query.subquery()))
+        total = await self._sql.scalar(select(func.count()).select_from(query.subquery()))
         page = query.order_by(invoices.c.issued_at.desc(), invoices.c.id).limit(limit)
-        rows = (await self._conn.execute(page.offset(offset))).mappings().all()
+        rows = await self._sql.fetch_all(page.offset(offset))
         return [_invoice(row) for row in rows], int(total or 0)
+
+
+_INSERT = Query(insert(invoices).values({c.name: bindparam(c.name) for c in invoices.c}))
+_BY_BOOKING = Query(select(invoices).where(invoices.c.booking_id == bindparam("booking_id")))
+_NEXT_NUMBER = Query(select(invoice_number_seq.next_value()))
 
 
 def _row(invoice: Invoice) -> dict[str, Any]:
@@ -71,7 +78,7 @@ def _line_json(line: InvoiceLine) -> dict[str, Any]:
     }
 
 
-def _invoice(row: Any) -> Invoice:
+def _invoice(row: dict[str, Any]) -> Invoice:
     lines = [
         InvoiceLine(
             description=line["description"],

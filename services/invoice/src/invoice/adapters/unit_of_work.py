@@ -8,7 +8,7 @@ from sagakit.postgres import SqlUnitOfWork
 
 
 class SqlInvoiceUnitOfWork(SqlUnitOfWork, InvoiceUnitOfWork):
-    """Opens the invoice repository on the transaction's connection."""
+    """Opens the invoice repository on the transaction's psycopg connection (sagakit.sql)."""
 
     def _open_repositories(self, connection: AsyncConnection) -> None:
-        self.invoices = SqlInvoiceRepository(connection, self.track)
+        self.invoices = SqlInvoiceRepository(self.sql, self.track)

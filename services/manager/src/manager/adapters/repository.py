@@ -1,4 +1,8 @@
-"""Approvals stored in Postgres."""
+"""Approvals stored in Postgres.
+
+The statements of the saga's path and of the deadline sweep are compiled once, here
+(sagakit.sql); only the list with its filters is built per call.
+"""
 
 from __future__ import annotations
 
@@ -7,30 +11,28 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import bindparam, func, insert, select, update
 
 from manager.adapters.orm import approvals
 from manager.domain.model import Approval, ApprovalStatus
 from manager.service_layer.unit_of_work import AbstractApprovalRepository, ApprovalFilter
+from sagakit.sql import Query, Sql
 
 
 class SqlApprovalRepository(AbstractApprovalRepository):
-    """Reads and writes approvals on the unit of work's connection."""
+    """Reads and writes approvals in the unit of work's transaction."""
 
-    def __init__(self, connection: AsyncConnection, track: Callable[[Approval], None]) -> None:
-        self._conn = connection
+    def __init__(self, sql: Sql, track: Callable[[Approval], None]) -> None:
+        self._sql = sql
         self._track = track
 
     async def add(self, approval: Approval) -> None:
         self._track(approval)  # first: tracking stamps the saga's trace context
-        await self._conn.execute(insert(approvals).values(**_row(approval)))
+        await self._sql.execute(_INSERT, _row(approval))
 
     async def get(self, booking_id: uuid.UUID, *, for_update: bool = False) -> Approval | None:
-        query = select(approvals).where(approvals.c.booking_id == booking_id)
-        if for_update:
-            query = query.with_for_update()
-        row = (await self._conn.execute(query)).mappings().one_or_none()
+        query = _BY_BOOKING_FOR_UPDATE if for_update else _BY_BOOKING
+        row = await self._sql.fetch_one(query, {"booking_id": booking_id})
         if row is None:
             return None
         approval = _approval(row)
@@ -38,29 +40,14 @@ class SqlApprovalRepository(AbstractApprovalRepository):
         return approval
 
     async def save(self, approval: Approval) -> None:
-        await self._conn.execute(
-            update(approvals)
-            .where(approvals.c.booking_id == approval.booking_id)
-            .values(
-                status=approval.status.value,
-                reason=approval.reason,
-                decided_at=approval.decided_at,
-            )
+        values = {"status": approval.status.value, "reason": approval.reason}
+        await self._sql.execute(
+            _SAVE, {"booking_id": approval.booking_id, **values, "decided_at": approval.decided_at}
         )
         self._track(approval)
 
     async def due(self, now: datetime, limit: int) -> list[Approval]:
-        query = (
-            select(approvals)
-            .where(
-                approvals.c.status == ApprovalStatus.PENDING.value,
-                approvals.c.expires_at <= now,
-            )
-            .order_by(approvals.c.expires_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        rows = (await self._conn.execute(query)).mappings().all()
+        rows = await self._sql.fetch_all(_DUE, {"now": now, "limit": limit})
         due = [_approval(row) for row in rows]
         for approval in due:
             self._track(approval)
@@ -75,10 +62,33 @@ class SqlApprovalRepository(AbstractApprovalRepository):
         if where.customer_id is not None:
             conditions.append(approvals.c.customer_id == where.customer_id)
         query = select(approvals).where(*conditions)
-        total = await self._conn.scalar(select(func.count()).select_from(query.subquery()))
+        total = await self._sql.scalar(select(func.count()).select_from(query.subquery()))
         page = query.order_by(approvals.c.created_at.desc(), approvals.c.booking_id).limit(limit)
-        rows = (await self._conn.execute(page.offset(offset))).mappings().all()
+        rows = await self._sql.fetch_all(page.offset(offset))
         return [_approval(row) for row in rows], int(total or 0)
+
+
+_INSERT = Query(insert(approvals).values({c.name: bindparam(c.name) for c in approvals.c}))
+_BY_BOOKING = Query(select(approvals).where(approvals.c.booking_id == bindparam("booking_id")))
+_BY_BOOKING_FOR_UPDATE = Query(
+    select(approvals).where(approvals.c.booking_id == bindparam("booking_id")).with_for_update()
+)
+_SAVE = Query(
+    update(approvals)
+    .where(approvals.c.booking_id == bindparam("booking_id"))
+    .values({name: bindparam(name) for name in ("status", "reason", "decided_at")})
+)
+# The deadline sweep: pending approvals past their deadline, which no other replica holds.
+_DUE = Query(
+    select(approvals)
+    .where(
+        approvals.c.status == ApprovalStatus.PENDING.value,
+        approvals.c.expires_at <= bindparam("now", type_=approvals.c.expires_at.type),
+    )
+    .order_by(approvals.c.expires_at)
+    .limit(bindparam("limit"))
+    .with_for_update(skip_locked=True)
+)
 
 
 def _row(approval: Approval) -> dict[str, Any]:
@@ -96,5 +106,5 @@ def _row(approval: Approval) -> dict[str, Any]:
     }
 
 
-def _approval(row: Any) -> Approval:
+def _approval(row: dict[str, Any]) -> Approval:
     return Approval(**{**row, "status": ApprovalStatus(row["status"])})

@@ -8,7 +8,7 @@ from sagakit.postgres import SqlUnitOfWork
 
 
 class SqlManagerUnitOfWork(SqlUnitOfWork, ManagerUnitOfWork):
-    """Opens the approval repository on the transaction's connection."""
+    """Opens the approval repository on the transaction's psycopg connection (sagakit.sql)."""
 
     def _open_repositories(self, connection: AsyncConnection) -> None:
-        self.approvals = SqlApprovalRepository(connection, self.track)
+        self.approvals = SqlApprovalRepository(self.sql, self.track)

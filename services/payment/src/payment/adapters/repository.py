@@ -1,4 +1,8 @@
-"""Customers and payments stored in Postgres."""
+"""Customers and payments stored in Postgres.
+
+The statements of the saga's path and of the deadline sweep are compiled once, here
+(sagakit.sql); only the list with its filters is built per call.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, text, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.dialects import postgresql
 
 from payment.adapters.orm import customers, payments
 from payment.domain.model import Customer, Payment, PaymentStatus
@@ -18,20 +22,19 @@ from payment.service_layer.unit_of_work import (
     PaymentFilter,
 )
 from sagakit.domain import Aggregate
+from sagakit.sql import Query, Sql
 
 
 class SqlCustomerRepository(AbstractCustomerRepository):
-    """Reads and writes customers on the unit of work's connection."""
+    """Reads and writes customers in the unit of work's transaction."""
 
-    def __init__(self, connection: AsyncConnection, track: Callable[[Aggregate], None]) -> None:
-        self._conn = connection
+    def __init__(self, sql: Sql, track: Callable[[Aggregate], None]) -> None:
+        self._sql = sql
         self._track = track
 
     async def get(self, customer_id: str, *, for_update: bool = False) -> Customer | None:
-        query = select(customers).where(customers.c.customer_id == customer_id)
-        if for_update:
-            query = query.with_for_update()
-        row = (await self._conn.execute(query)).mappings().one_or_none()
+        query = _CUSTOMER_FOR_UPDATE if for_update else _CUSTOMER
+        row = await self._sql.fetch_one(query, {"customer_id": customer_id})
         if row is None:
             return None
         customer = Customer(**row)
@@ -41,41 +44,39 @@ class SqlCustomerRepository(AbstractCustomerRepository):
     async def save(self, customer: Customer) -> None:
         # An upsert: two first-time "set credit" calls for one customer both succeed.
         values = {"credit": customer.credit, "updated_at": customer.updated_at}
-        await self._conn.execute(
-            _UPSERT_CUSTOMER.bindparams(customer_id=customer.customer_id, **values)
-        )
+        await self._sql.execute(_UPSERT_CUSTOMER, {"customer_id": customer.customer_id, **values})
         self._track(customer)
 
 
-# Plain SQL on purpose: SQLAlchemy 2.0 cannot cache the compiled form of an
-# `on_conflict_do_update()` statement, and this one runs for every top-up.
-_UPSERT_CUSTOMER = text(
-    "INSERT INTO customers (customer_id, credit, updated_at)"
-    " VALUES (:customer_id, :credit, :updated_at)"
-    " ON CONFLICT (customer_id) DO UPDATE"
-    " SET credit = excluded.credit, updated_at = excluded.updated_at"
-).bindparams(
-    bindparam("credit", type_=customers.c.credit.type),
-    bindparam("updated_at", type_=customers.c.updated_at.type),
+_CUSTOMER = Query(select(customers).where(customers.c.customer_id == bindparam("customer_id")))
+_CUSTOMER_FOR_UPDATE = Query(
+    select(customers).where(customers.c.customer_id == bindparam("customer_id")).with_for_update()
+)
+_UPSERT = postgresql.insert(customers).values(
+    {name: bindparam(name) for name in ("customer_id", "credit", "updated_at")}
+)
+_UPSERT_CUSTOMER = Query(
+    _UPSERT.on_conflict_do_update(
+        index_elements=[customers.c.customer_id],
+        set_={"credit": _UPSERT.excluded.credit, "updated_at": _UPSERT.excluded.updated_at},
+    )
 )
 
 
 class SqlPaymentRepository(AbstractPaymentRepository):
-    """Reads and writes payments on the unit of work's connection."""
+    """Reads and writes payments in the unit of work's transaction."""
 
-    def __init__(self, connection: AsyncConnection, track: Callable[[Aggregate], None]) -> None:
-        self._conn = connection
+    def __init__(self, sql: Sql, track: Callable[[Aggregate], None]) -> None:
+        self._sql = sql
         self._track = track
 
     async def add(self, payment: Payment) -> None:
         self._track(payment)  # first: tracking stamps the saga's trace context
-        await self._conn.execute(insert(payments).values(**_row(payment)))
+        await self._sql.execute(_INSERT_PAYMENT, _row(payment))
 
     async def get(self, booking_id: uuid.UUID, *, for_update: bool = False) -> Payment | None:
-        query = select(payments).where(payments.c.booking_id == booking_id)
-        if for_update:
-            query = query.with_for_update()
-        row = (await self._conn.execute(query)).mappings().one_or_none()
+        query = _PAYMENT_FOR_UPDATE if for_update else _PAYMENT
+        row = await self._sql.fetch_one(query, {"booking_id": booking_id})
         if row is None:
             return None
         payment = _payment(row)
@@ -83,25 +84,12 @@ class SqlPaymentRepository(AbstractPaymentRepository):
         return payment
 
     async def save(self, payment: Payment) -> None:
-        await self._conn.execute(
-            update(payments)
-            .where(payments.c.booking_id == payment.booking_id)
-            .values(status=payment.status.value, settled_at=payment.settled_at)
-        )
+        values = {"status": payment.status.value, "settled_at": payment.settled_at}
+        await self._sql.execute(_SAVE_PAYMENT, {"booking_id": payment.booking_id, **values})
         self._track(payment)
 
     async def due(self, now: datetime, limit: int) -> list[Payment]:
-        query = (
-            select(payments)
-            .where(
-                payments.c.status == PaymentStatus.AWAITING_PAYMENT.value,
-                payments.c.expires_at <= now,
-            )
-            .order_by(payments.c.expires_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        rows = (await self._conn.execute(query)).mappings().all()
+        rows = await self._sql.fetch_all(_DUE, {"now": now, "limit": limit})
         due = [_payment(row) for row in rows]
         for payment in due:
             self._track(payment)
@@ -116,10 +104,33 @@ class SqlPaymentRepository(AbstractPaymentRepository):
         if where.customer_id is not None:
             conditions.append(payments.c.customer_id == where.customer_id)
         query = select(payments).where(*conditions)
-        total = await self._conn.scalar(select(func.count()).select_from(query.subquery()))
+        total = await self._sql.scalar(select(func.count()).select_from(query.subquery()))
         page = query.order_by(payments.c.created_at.desc(), payments.c.booking_id).limit(limit)
-        rows = (await self._conn.execute(page.offset(offset))).mappings().all()
+        rows = await self._sql.fetch_all(page.offset(offset))
         return [_payment(row) for row in rows], int(total or 0)
+
+
+_INSERT_PAYMENT = Query(insert(payments).values({c.name: bindparam(c.name) for c in payments.c}))
+_PAYMENT = Query(select(payments).where(payments.c.booking_id == bindparam("booking_id")))
+_PAYMENT_FOR_UPDATE = Query(
+    select(payments).where(payments.c.booking_id == bindparam("booking_id")).with_for_update()
+)
+_SAVE_PAYMENT = Query(
+    update(payments)
+    .where(payments.c.booking_id == bindparam("booking_id"))
+    .values(status=bindparam("status"), settled_at=bindparam("settled_at"))
+)
+# The deadline sweep: payments awaited past their deadline, which no other replica holds.
+_DUE = Query(
+    select(payments)
+    .where(
+        payments.c.status == PaymentStatus.AWAITING_PAYMENT.value,
+        payments.c.expires_at <= bindparam("now", type_=payments.c.expires_at.type),
+    )
+    .order_by(payments.c.expires_at)
+    .limit(bindparam("limit"))
+    .with_for_update(skip_locked=True)
+)
 
 
 def _row(payment: Payment) -> dict[str, Any]:
@@ -137,5 +148,5 @@ def _row(payment: Payment) -> dict[str, Any]:
     }
 
 
-def _payment(row: Any) -> Payment:
+def _payment(row: dict[str, Any]) -> Payment:
     return Payment(**{**row, "status": PaymentStatus(row["status"])})

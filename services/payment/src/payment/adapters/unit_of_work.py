@@ -8,8 +8,8 @@ from sagakit.postgres import SqlUnitOfWork
 
 
 class SqlPaymentUnitOfWork(SqlUnitOfWork, PaymentUnitOfWork):
-    """Opens the customer and payment repositories on the transaction's connection."""
+    """Opens the customer and payment repositories on the transaction's psycopg connection."""
 
     def _open_repositories(self, connection: AsyncConnection) -> None:
-        self.customers = SqlCustomerRepository(connection, self.track)
-        self.payments = SqlPaymentRepository(connection, self.track)
+        self.customers = SqlCustomerRepository(self.sql, self.track)
+        self.payments = SqlPaymentRepository(self.sql, self.track)
