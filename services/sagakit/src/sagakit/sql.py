@@ -44,7 +44,7 @@ class Query:
             dialect=_DIALECT, for_executemany=True, compile_kwargs={"render_postcompile": True}
         )
         self.sql = str(compiled)
-        binds: dict[str, BindParameter[Any]] = compiled.binds  # type: ignore[attr-defined]
+        binds: dict[str, BindParameter[Any]] = compiled.binds
         # A bindparam() without a value is required: psycopg complains when it is missing.
         # A value written into the statement, None included, is the parameter's default.
         required = {name for name, bind in binds.items() if bind.required}
