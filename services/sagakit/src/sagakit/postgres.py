@@ -18,7 +18,6 @@ from psycopg.types.json import Jsonb
 from sqlalchemy import JSON, Uuid, bindparam, column, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-from sqlalchemy.sql.selectable import TextualSelect
 
 from sagakit.domain import Aggregate
 from sagakit.events import Envelope
@@ -173,15 +172,6 @@ class SqlUnitOfWork(AbstractUnitOfWork):
         }
         return await self.sql.fetch_one(_INBOX_QUERY, values) is not None
 
-    def inbox_insert(self, consumer: str, envelope: Envelope) -> TextualSelect:
-        """INSERT of the inbox row, RETURNING its event id only if it was not there yet."""
-        values = {
-            "consumer": consumer,
-            "event_id": envelope.event_id,
-            "event_type": envelope.event_type.value,
-        }
-        return _INBOX_INSERT.bindparams(**values)
-
     async def _claim_key(self, claim: Claim) -> None:
         # The INSERT waits while a transaction holding the same key is open, then either
         # inserts (that one rolled back) or finds its committed row: a key is used once.
@@ -276,10 +266,8 @@ async def insert_outbox(sql: Sql, rows: list[dict[str, Any]]) -> None:
     )
 
 
-# Plain SQL on purpose: SQLAlchemy 2.0 cannot cache the compiled form of a statement
-# with `on_conflict_do_nothing()`, and this one runs for every incoming event. The
-# table is the `inbox` that `sagakit.tables.messaging_tables` gives every service.
-_INBOX_INSERT = (
+# The `inbox` that `sagakit.tables.messaging_tables` gives every service.
+_INBOX_QUERY = Query(
     text(
         "INSERT INTO inbox (consumer, event_id, event_type)"
         " VALUES (:consumer, :event_id, :event_type)"
@@ -288,8 +276,6 @@ _INBOX_INSERT = (
     .bindparams(bindparam("event_id", type_=Uuid))
     .columns(column("event_id", Uuid))
 )
-
-_INBOX_QUERY = Query(_INBOX_INSERT)
 # The outbox of `sagakit.tables.messaging_tables`: a batch's rows in one statement.
 _OUTBOX_INSERT = Query(
     text(
