@@ -1,9 +1,10 @@
 """The outbox relay: publishes committed outbox rows, then marks them published.
 
 The fast way: a commit in this process hands its rows over (`wake(messages)`), the
-relay publishes them at once, without reading them back, and marks them published
-with one UPDATE. Under load, what several commits handed over while the relay was busy
-goes out as one pipeline and one UPDATE.
+relay publishes them at once, without reading them back, and marks them published a
+little later (`MARK_DELAY_SECONDS`), with one UPDATE for everything published
+meanwhile. Under load, what several commits handed over while the relay was busy goes
+out as one pipeline, and many publishes share one mark.
 
 The safety net, every `poll_seconds`: unpublished rows (`published_at IS NULL`, a
 partial index) older than `grace` are claimed with `FOR UPDATE SKIP LOCKED`, so
@@ -39,6 +40,9 @@ from sagakit.waiting import cancel
 
 log = logging.getLogger(__name__)
 
+MARK_DELAY_SECONDS = 0.1
+"""How long published rows may wait to be marked, so that one UPDATE marks many."""
+
 
 @dataclass(frozen=True, slots=True)
 class OutboxMessage:
@@ -71,9 +75,11 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._poll_seconds = poll_seconds
         # Handed-over rows are published within milliseconds; the sweep leaves them alone.
-        default = timedelta(seconds=min(2 * poll_seconds, 5.0))
+        default = timedelta(seconds=max(min(2 * poll_seconds, 5.0), 5 * MARK_DELAY_SECONDS))
         self._grace = grace if grace is not None else default
         self._handed: list[OutboxMessage] = []
+        self._unmarked: list[uuid.UUID] = []  # published, to be marked
+        self._mark_due = 0.0
         self._wakeup = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
@@ -133,10 +139,14 @@ class OutboxRelay:
                 await self._sleep(backoff)
                 backoff = min(backoff * 2, 30.0)
                 continue
-            await self._sleep(max(0.0, swept + self._poll_seconds - time.monotonic()))
+            wake_at = swept + self._poll_seconds
+            if self._unmarked:
+                wake_at = min(wake_at, self._mark_due)
+            await self._sleep(max(0.0, wake_at - time.monotonic()))
 
-    async def publish_handed(self) -> int:
-        """Publish what commits handed over, then mark it published (one UPDATE per batch).
+    async def publish_handed(self, mark_now: bool = False) -> int:
+        """Publish what commits handed over; mark what was published once
+        `MARK_DELAY_SECONDS` passed since the oldest unmarked publish (or `mark_now`).
 
         A batch whose publish fails is dropped here: its rows stay unpublished and the
         sweep publishes them once they are older than the grace period.
@@ -146,14 +156,22 @@ class OutboxRelay:
             batch = self._handed[: self._batch_size]
             del self._handed[: self._batch_size]
             await self._publish(batch)
-            async with self._engine.connect() as conn:
-                await conn.execution_options(isolation_level="AUTOCOMMIT")
-                raw = await conn.get_raw_connection()
-                assert raw.driver_connection is not None
-                ids = [uuid.UUID(message.event_id) for message in batch]
-                await raw.driver_connection.execute(_MARK.sql, _MARK.params({"ids": ids}))
+            if not self._unmarked:
+                self._mark_due = time.monotonic() + MARK_DELAY_SECONDS
+            self._unmarked += [uuid.UUID(message.event_id) for message in batch]
             total += len(batch)
+        if self._unmarked and (mark_now or time.monotonic() >= self._mark_due):
+            await self._mark()
         return total
+
+    async def _mark(self) -> None:
+        ids = list(self._unmarked)
+        async with self._engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            raw = await conn.get_raw_connection()
+            assert raw.driver_connection is not None
+            await raw.driver_connection.execute(_MARK.sql, _MARK.params({"ids": ids}))
+        del self._unmarked[: len(ids)]
 
     async def _sleep(self, seconds: float) -> None:
         # Wakes early on a commit or stop(); asyncio.timeout, unlike wait_for on 3.11,
@@ -165,7 +183,7 @@ class OutboxRelay:
     async def drain(self, grace: timedelta | None = None) -> int:
         """Publish until the outbox is empty (of rows older than `grace`, when given);
         returns how many rows were published."""
-        total = await self.publish_handed()
+        total = await self.publish_handed(mark_now=True)
         while True:
             published = await self.publish_batch(grace)
             total += published
