@@ -99,3 +99,29 @@ async def test_a_read_opens_no_transaction_and_cannot_commit(engine, new_uow) ->
         await uow.bookings.get(booking.id)
         raw = (await uow.connection.get_raw_connection()).driver_connection
         assert raw.info.transaction_status == TransactionStatus.INTRANS
+
+
+async def test_a_journal_only_event_is_one_statement_without_a_transaction(
+    engine, new_uow
+) -> None:
+    event = PaidBooking(
+        booking_id=uuid.uuid4(), customer_id="eve", item="R", amount=1, paid_at=datetime.now(UTC)
+    )
+    envelope = Envelope.wrap(event, "payment", causation_id=uuid.uuid4())
+    sent: list[str] = []
+    uow = new_uow().handling(envelope, "booking")
+    original = uow._record_inbox
+
+    async def watched(consumer, incoming):
+        # Autocommit: no BEGIN was sent before the inbox-and-journal statement.
+        sent.append(str(uow.sql.connection.autocommit))
+        return await original(consumer, incoming)
+
+    uow._record_inbox = watched
+    await handlers.paid_booking(event, uow)
+    assert sent == ["True"]
+    assert await count_rows(engine, messaging.inbox, event_id=envelope.event_id) == 1
+    assert await count_rows(engine, saga_journal, event_id=envelope.event_id) == 1
+    with pytest.raises(AlreadyProcessed):  # a copy journals nothing more
+        await handlers.paid_booking(event, new_uow().handling(envelope, "booking"))
+    assert await count_rows(engine, saga_journal, event_id=envelope.event_id) == 1

@@ -26,7 +26,7 @@ from sagakit.outbox import OutboxMessage
 from sagakit.sql import Query, Sql
 from sagakit.tables import MessagingTables
 from sagakit.tracing import continue_saga, outgoing_headers
-from sagakit.uow import AbstractUnitOfWork
+from sagakit.uow import AbstractUnitOfWork, AlreadyProcessed
 
 OnCommit = Callable[[list[OutboxMessage]], None]
 """Called with the outbox rows a commit wrote (the relay publishes them)."""
@@ -163,6 +163,33 @@ class SqlUnitOfWork(AbstractUnitOfWork):
 
     def _open_repositories(self, connection: AsyncConnection) -> None:
         """Subclasses create their repositories on the transaction's connection."""
+
+    async def record_only(self) -> None:
+        """The inbox insert (with what `_record_inbox` writes in the same statement) is
+        atomic by itself: run it in autocommit, without BEGIN and COMMIT round trips.
+        Nothing else changes, so no waiting request is woken. In a batch it simply
+        runs in the batch's transaction."""
+        causation, consumer = self.causation, self.consumer
+        if self._batch is not None or causation is None:
+            await super().record_only()
+            return
+        self._context = outgoing_headers()
+        self._after_commit = []
+        self.connection, self.sql = await open_connection(self._engine)
+        try:
+            await self.sql.connection.set_autocommit(True)
+            try:
+                self._open_repositories(self.connection)
+                fresh = await self._record_inbox(consumer, causation)
+            finally:
+                await self.sql.connection.set_autocommit(False)
+        finally:
+            await release(self.connection, self.sql)
+            self._unbind()
+        if not fresh:
+            raise AlreadyProcessed(str(causation.event_id))
+        for callback in self._after_commit:
+            callback()
 
     async def _record_inbox(self, consumer: str, envelope: Envelope) -> bool:
         values = {

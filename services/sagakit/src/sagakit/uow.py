@@ -118,6 +118,17 @@ class AbstractUnitOfWork(abc.ABC):
         self.read_only = False
         self.claim = None
 
+    async def record_only(self) -> None:
+        """Handle the bound incoming event when it changes nothing but what entering
+        records (the inbox row, and whatever an implementation writes with it, such as
+        booking's journal). Raises `AlreadyProcessed` for a duplicate.
+
+        The same as `async with self: await self.commit()`; an implementation may do it
+        cheaper (sagakit.postgres: one statement, no transaction of its own).
+        """
+        async with self:
+            await self.commit()
+
     def track(self, aggregate: Aggregate) -> None:
         """Remember an aggregate so its events are stored when the transaction commits."""
         if all(seen is not aggregate for seen in self.seen):

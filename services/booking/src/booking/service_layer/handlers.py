@@ -74,8 +74,8 @@ async def paid_booking(event: PaidBooking, uow: BookingUnitOfWork) -> None:
 
 
 async def _journal_only(uow: BookingUnitOfWork) -> None:
-    async with uow:  # entering journals the event with its inbox row, booking or not
-        await uow.commit()
+    # The inbox row and the journal entry, booking or not; nothing else changes.
+    await uow.record_only()
 
 
 async def _transition(
