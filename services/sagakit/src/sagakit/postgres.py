@@ -157,8 +157,8 @@ class SqlUnitOfWork(AbstractUnitOfWork):
         else:
             # No BEGIN of our own: psycopg sends it with the first statement.
             self.connection, self.sql = await open_connection(self._engine)
-            if self.read_only:
-                await self.connection.execution_options(isolation_level="AUTOCOMMIT")
+            if self.read_only:  # each query alone: no BEGIN, no ROLLBACK round trips
+                await self.sql.connection.set_autocommit(True)
         self._open_repositories(self.connection)
 
     def _open_repositories(self, connection: AsyncConnection) -> None:
@@ -253,7 +253,11 @@ class SqlUnitOfWork(AbstractUnitOfWork):
         if self._batch is not None:
             self._batch = None  # the batch's owner rolls back and releases
             return
-        await release(self.connection, self.sql)
+        try:
+            if self.read_only:
+                await self.sql.connection.set_autocommit(False)
+        finally:
+            await release(self.connection, self.sql)
 
 
 def _after(
