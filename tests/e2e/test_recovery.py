@@ -117,3 +117,28 @@ async def test_manual_approval_waits_for_the_manager_who_can_reject(streams) -> 
         await streams.billed(approved)
     finally:
         await streams.restart("manager", {"AUTO_APPROVE": "true"})
+
+
+async def test_kill_9_in_the_middle_of_a_batch_loses_and_duplicates_nothing(streams) -> None:
+    # Billing is down while twelve sagas are approved: their events wait in one stream,
+    # and the next read takes them as one batch. Billing is killed at several moments
+    # of reading and handling it (before, during, after its one commit), then let be.
+    customers = [await streams.customer(Decimal("500.00")) for _ in range(12)]
+    await streams.stack.kill("billing")
+    bookings = [await streams.book(customer) for customer in customers]
+    await asyncio.sleep(1.0)  # the manager approved them all meanwhile
+    for delay in (0.3, 0.6, 0.9):
+        await streams.stack.start("billing")
+        await asyncio.sleep(delay)
+        await streams.stack.kill("billing")  # SIGKILL: no rollback, no acks, no relay drain
+    await streams.stack.start("billing")
+    for booking_id in bookings:
+        await streams.billed(booking_id)
+        await streams.pay(booking_id)
+    for customer, booking_id in zip(customers, bookings, strict=True):
+        await streams.booking_status(booking_id, "reserved")
+        query = f"?customer_id={customer}"
+        assert (await streams.client.find("billing", "/bills" + query))["total"] == 1
+        assert (await streams.client.find("invoice", "/invoices" + query))["total"] == 1
+        credit = await streams.client.find("payment", f"/customers/{customer}")
+        assert Decimal(credit["credit"]) == Decimal("380.00")  # charged once
