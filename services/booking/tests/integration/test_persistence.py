@@ -101,9 +101,7 @@ async def test_a_read_opens_no_transaction_and_cannot_commit(engine, new_uow) ->
         assert raw.info.transaction_status == TransactionStatus.INTRANS
 
 
-async def test_a_journal_only_event_is_one_statement_without_a_transaction(
-    engine, new_uow
-) -> None:
+async def test_a_journal_only_event_is_one_statement_without_a_transaction(engine, new_uow) -> None:
     event = PaidBooking(
         booking_id=uuid.uuid4(), customer_id="eve", item="R", amount=1, paid_at=datetime.now(UTC)
     )

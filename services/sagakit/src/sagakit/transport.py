@@ -26,12 +26,13 @@ from typing import TYPE_CHECKING, Any
 from faststream import AckPolicy
 from faststream.redis import RedisBroker, StreamSub
 from faststream.redis.annotations import RedisChannelMessage, RedisStreamMessage
-from faststream.redis.message import FAKE_CONSUMER, RedisBatchStreamMessage
+from faststream.redis.message import RedisBatchStreamMessage
 
 from sagakit import groups, metrics
 from sagakit.batching import ChannelBatcher
 from sagakit.consumer import EventConsumer
 from sagakit.delivery import Delivery
+from sagakit.entries import StreamEntry, entry_delivery, stream_delivery, unparsed_batch
 from sagakit.events import EventType, envelope_model
 from sagakit.outbox import OutboxMessage
 from sagakit.settings import ServiceSettings, Transport
@@ -182,12 +183,12 @@ class EventBus:
 
         async def on_reclaimed(body: bytes) -> None:
             message: RedisStreamMessage = self._current()
-            await consumer.on_stream(message, _stream_delivery(message), handler, reclaimed=True)
+            await consumer.on_stream(message, stream_delivery(message), handler, reclaimed=True)
 
         self.broker.subscriber(
             stream=fresh,
             ack_policy=AckPolicy.MANUAL,
-            parser=_unparsed,  # each entry is decoded once, by the consumer
+            parser=unparsed_batch,  # each entry is decoded once, by the consumer
             decoder=undecoded,
             title=f"{consumer.group}:consume:{event_type}",
             description=EVENT_DESCRIPTIONS[event_type],
@@ -203,7 +204,7 @@ class EventBus:
         raw = message.raw_message
         stream, group = raw["channel"], consumer.group
         entries = [
-            _entry_delivery(stream, message_id, fields)
+            entry_delivery(stream, message_id, fields)
             for message_id, fields in zip(raw["message_ids"], raw["data"], strict=True)
         ]
         outcomes = await consumer.handle_batch(entries, handler) if len(entries) > 1 else None
@@ -211,7 +212,7 @@ class EventBus:
             await self._redis.xack(stream, group, *raw["message_ids"])
             return
         for delivery in entries:
-            entry = _Entry(self._redis, stream, group, delivery.origin_id)
+            entry = StreamEntry(self._redis, stream, group, delivery.origin_id)
             await consumer.on_stream(entry, delivery, handler, reclaimed=False)
 
     def _current(self) -> Any:
@@ -246,38 +247,3 @@ def _broker_logger() -> logging.Logger:
     if logger.level == logging.NOTSET:
         logger.setLevel(logging.WARNING)
     return logger
-
-
-class _Entry:
-    """One entry of a batch taken one by one: acked alone, its delivery count read alone."""
-
-    def __init__(self, redis: Redis, stream: str, group: str, message_id: str) -> None:
-        self._redis, self._stream, self._group, self._id = redis, stream, group, message_id
-
-    async def ack(self) -> None:
-        await self._redis.xack(self._stream, self._group, self._id)
-
-    async def get_delivery_count(self) -> int:
-        pending = await self._redis.xpending_range(
-            self._stream, self._group, min=self._id, max=self._id, count=1
-        )
-        return int(pending[0]["times_delivered"]) if pending else 1
-
-
-def _entry_delivery(stream: str, message_id: bytes, fields: dict[bytes, bytes]) -> Delivery:
-    body, headers = JsonMessageFormat.parse(fields.get(DATA_FIELD, b""))
-    return Delivery(stream, message_id.decode(), body, fields, headers)
-
-
-async def _unparsed(message: Any) -> RedisBatchStreamMessage:
-    # FastStream's batch parser decodes every entry and re-encodes the batch as one JSON
-    # array; the consumer decodes each entry itself, once.
-    return RedisBatchStreamMessage(
-        raw_message=message, body=b"", consumer=FAKE_CONSUMER, group=None
-    )  # acked with XACK by the transport, not through this message
-
-
-def _stream_delivery(message: RedisStreamMessage) -> Delivery:
-    raw = message.raw_message
-    message_id = raw["message_ids"][0].decode()
-    return Delivery(raw["channel"], message_id, message.body, raw["data"], message.headers)

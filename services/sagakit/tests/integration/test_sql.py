@@ -28,8 +28,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.schema import CreateTable
 
-from sagakit.postgres import open_connection, release
 from sagakit.sql import Query, Sql
+from sagakit.transactions import open_connection, release
 
 things = Table(
     "sql_things",

@@ -14,8 +14,8 @@ from booking.adapters.orm import bookings
 from booking.domain.model import BookingStatus
 from sagakit import metrics
 from sagakit.events import EventType
-from sagakit.postgres import open_connection, release
 from sagakit.sql import Query
+from sagakit.transactions import open_connection, release
 
 SERVICE = "booking"
 RUNNING = tuple(status for status in BookingStatus if not status.is_final)

@@ -21,9 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from booking.adapters.orm import bookings, saga_journal, saga_reconciles
 from booking.domain.model import BookingStatus
-from sagakit.postgres import commit, open_connection, release
 from sagakit.reconcile import Backoff
 from sagakit.sql import Query
+from sagakit.transactions import commit, open_connection, release
 
 LIMIT = 500
 RUNNING = [status.value for status in BookingStatus if not status.is_final]

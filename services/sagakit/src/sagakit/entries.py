@@ -1,0 +1,52 @@
+"""Stream entries as the transport hands them to the consumer (sagakit.transport)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from faststream.redis.annotations import RedisStreamMessage
+from faststream.redis.message import FAKE_CONSUMER, RedisBatchStreamMessage
+
+from sagakit.delivery import Delivery
+from sagakit.wire import DATA_FIELD, JsonMessageFormat
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+
+class StreamEntry:
+    """One entry of a batch taken one by one: acked alone, its delivery count read alone."""
+
+    def __init__(self, redis: Redis, stream: str, group: str, message_id: str) -> None:
+        self._redis, self._stream, self._group, self._id = redis, stream, group, message_id
+
+    async def ack(self) -> None:
+        await self._redis.xack(self._stream, self._group, self._id)
+
+    async def get_delivery_count(self) -> int:
+        pending = await self._redis.xpending_range(
+            self._stream, self._group, min=self._id, max=self._id, count=1
+        )
+        return int(pending[0]["times_delivered"]) if pending else 1
+
+
+def entry_delivery(stream: str, message_id: bytes, fields: dict[bytes, bytes]) -> Delivery:
+    """One entry of a batch read, decoded from its `__data__` field."""
+    body, headers = JsonMessageFormat.parse(fields.get(DATA_FIELD, b""))
+    return Delivery(stream, message_id.decode(), body, fields, headers)
+
+
+async def unparsed_batch(message: Any) -> RedisBatchStreamMessage:
+    """FastStream's parser for batch reads, minus the parsing: FastStream's own decodes
+    every entry and re-encodes the batch as one JSON array; the consumer decodes each
+    entry itself, once."""
+    return RedisBatchStreamMessage(
+        raw_message=message, body=b"", consumer=FAKE_CONSUMER, group=None
+    )  # acked with XACK by the transport, not through this message
+
+
+def stream_delivery(message: RedisStreamMessage) -> Delivery:
+    """A message read alone (the claim subscriber) as a delivery."""
+    raw = message.raw_message
+    message_id = raw["message_ids"][0].decode()
+    return Delivery(raw["channel"], message_id, message.body, raw["data"], message.headers)
