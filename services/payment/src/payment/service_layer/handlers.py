@@ -55,11 +55,11 @@ async def billed_booking(
 
 async def set_credit(cmd: SetCredit, uow: PaymentUnitOfWork) -> Customer:
     """Make a customer's available credit exactly the given amount, creating the customer."""
+    # The new credit replaces the old one whatever it was: no need to read it first.
+    # `save` is an upsert, so two first-time calls for one customer both succeed.
+    customer = Customer.new(cmd.customer_id)
+    customer.set_credit(cmd.amount)
     async with uow:
-        customer = await uow.customers.get(cmd.customer_id, for_update=True)
-        if customer is None:
-            customer = Customer.new(cmd.customer_id)
-        customer.set_credit(cmd.amount)
         await uow.customers.save(customer)
         await uow.commit()
     return customer
