@@ -20,6 +20,7 @@ from typing import Any
 
 from psycopg import AsyncConnection, AsyncCursor
 from psycopg.rows import DictRow, dict_row
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql.psycopg import PGDialectAsync_psycopg
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.elements import BindParameter
@@ -121,3 +122,36 @@ class Sql:
         """The first column of the first row, or None."""
         row = await self.fetch_one(statement, params)
         return None if row is None else next(iter(row.values()))
+
+
+def insert_row(table: Table) -> Query:
+    """INSERT of one row with every column of `table`, each a parameter of its name."""
+    return Query(insert(table).values({c.name: bindparam(c.name) for c in table.c}))
+
+
+def select_by(table: Table, key: str, *, for_update: bool = False) -> Query:
+    """The rows of `table` whose `key` column equals the parameter `key` (locked, if asked)."""
+    query = select(table).where(table.c[key] == bindparam(key))
+    return Query(query.with_for_update() if for_update else query)
+
+
+def update_by(table: Table, key: str, columns: Sequence[str]) -> Query:
+    """UPDATE of `columns` (parameters of their names) in the row whose `key` column
+    equals the parameter `key`."""
+    values: dict[str, Any] = {name: bindparam(name) for name in columns}
+    return Query(update(table).where(table.c[key] == bindparam(key)).values(values))
+
+
+def due_for_update(table: Table, status: str) -> Query:
+    """A deadline sweep's rows: in `status`, `expires_at` at or before the parameter `now`,
+    oldest first, at most the parameter `limit`, skipping rows another replica holds."""
+    return Query(
+        select(table)
+        .where(
+            table.c.status == status,
+            table.c.expires_at <= bindparam("now", type_=table.c.expires_at.type),
+        )
+        .order_by(table.c.expires_at)
+        .limit(bindparam("limit"))
+        .with_for_update(skip_locked=True)
+    )

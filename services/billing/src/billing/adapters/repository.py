@@ -10,12 +10,12 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import func, select
 
 from billing.adapters.orm import bills
 from billing.domain.model import Bill, BillStatus
 from billing.service_layer.unit_of_work import AbstractBillRepository, BillFilter
-from sagakit.sql import Query, Sql
+from sagakit.sql import Sql, insert_row, select_by, update_by
 
 
 class SqlBillRepository(AbstractBillRepository):
@@ -58,16 +58,10 @@ class SqlBillRepository(AbstractBillRepository):
         return [_bill(row) for row in rows], int(total or 0)
 
 
-_INSERT = Query(insert(bills).values({c.name: bindparam(c.name) for c in bills.c}))
-_BY_BOOKING = Query(select(bills).where(bills.c.booking_id == bindparam("booking_id")))
-_BY_BOOKING_FOR_UPDATE = Query(
-    select(bills).where(bills.c.booking_id == bindparam("booking_id")).with_for_update()
-)
-_SAVE = Query(
-    update(bills)
-    .where(bills.c.id == bindparam("id"))
-    .values({name: bindparam(name) for name in ("status", "reason", "updated_at")})
-)
+_INSERT = insert_row(bills)
+_BY_BOOKING = select_by(bills, "booking_id")
+_BY_BOOKING_FOR_UPDATE = select_by(bills, "booking_id", for_update=True)
+_SAVE = update_by(bills, "id", ("status", "reason", "updated_at"))
 
 
 def _row(bill: Bill) -> dict[str, Any]:

@@ -11,13 +11,13 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import func, select
 
 from booking.adapters import saga_metrics
 from booking.adapters.orm import bookings
 from booking.domain.model import Booking, BookingStatus
 from booking.service_layer.unit_of_work import AbstractBookingRepository, BookingFilter
-from sagakit.sql import Query, Sql
+from sagakit.sql import Sql, insert_row, select_by, update_by
 from sagakit.tracing import trace_id
 
 
@@ -75,16 +75,10 @@ class SqlBookingRepository(AbstractBookingRepository):
         return [_booking(row) for row in rows], int(total or 0)
 
 
-_INSERT = Query(insert(bookings).values({c.name: bindparam(c.name) for c in bookings.c}))
-_BY_ID = Query(select(bookings).where(bookings.c.id == bindparam("id")))
-_BY_ID_FOR_UPDATE = Query(
-    select(bookings).where(bookings.c.id == bindparam("id")).with_for_update()
-)
-_SAVE = Query(
-    update(bookings)
-    .where(bookings.c.id == bindparam("id"))
-    .values({name: bindparam(name) for name in ("status", "reason", "updated_at")})
-)
+_INSERT = insert_row(bookings)
+_BY_ID = select_by(bookings, "id")
+_BY_ID_FOR_UPDATE = select_by(bookings, "id", for_update=True)
+_SAVE = update_by(bookings, "id", ("status", "reason", "updated_at"))
 
 
 def _saga_ended(booking: Booking) -> Callable[[], None]:

@@ -11,12 +11,12 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy import func, select
 
 from invoice.adapters.orm import invoice_number_seq, invoices
 from invoice.domain.model import Invoice, InvoiceLine
 from invoice.service_layer.unit_of_work import AbstractInvoiceRepository, InvoiceFilter
-from sagakit.sql import Query, Sql
+from sagakit.sql import Query, Sql, insert_row, select_by
 
 
 class SqlInvoiceRepository(AbstractInvoiceRepository):
@@ -50,8 +50,8 @@ class SqlInvoiceRepository(AbstractInvoiceRepository):
         return [_invoice(row) for row in rows], int(total or 0)
 
 
-_INSERT = Query(insert(invoices).values({c.name: bindparam(c.name) for c in invoices.c}))
-_BY_BOOKING = Query(select(invoices).where(invoices.c.booking_id == bindparam("booking_id")))
+_INSERT = insert_row(invoices)
+_BY_BOOKING = select_by(invoices, "booking_id")
 _NEXT_NUMBER = Query(select(invoice_number_seq.next_value()))
 
 

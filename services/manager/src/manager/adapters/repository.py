@@ -11,12 +11,12 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import func, select
 
 from manager.adapters.orm import approvals
 from manager.domain.model import Approval, ApprovalStatus
 from manager.service_layer.unit_of_work import AbstractApprovalRepository, ApprovalFilter
-from sagakit.sql import Query, Sql
+from sagakit.sql import Sql, due_for_update, insert_row, select_by, update_by
 
 
 class SqlApprovalRepository(AbstractApprovalRepository):
@@ -68,27 +68,12 @@ class SqlApprovalRepository(AbstractApprovalRepository):
         return [_approval(row) for row in rows], int(total or 0)
 
 
-_INSERT = Query(insert(approvals).values({c.name: bindparam(c.name) for c in approvals.c}))
-_BY_BOOKING = Query(select(approvals).where(approvals.c.booking_id == bindparam("booking_id")))
-_BY_BOOKING_FOR_UPDATE = Query(
-    select(approvals).where(approvals.c.booking_id == bindparam("booking_id")).with_for_update()
-)
-_SAVE = Query(
-    update(approvals)
-    .where(approvals.c.booking_id == bindparam("booking_id"))
-    .values({name: bindparam(name) for name in ("status", "reason", "decided_at")})
-)
+_INSERT = insert_row(approvals)
+_BY_BOOKING = select_by(approvals, "booking_id")
+_BY_BOOKING_FOR_UPDATE = select_by(approvals, "booking_id", for_update=True)
+_SAVE = update_by(approvals, "booking_id", ("status", "reason", "decided_at"))
 # The deadline sweep: pending approvals past their deadline, which no other replica holds.
-_DUE = Query(
-    select(approvals)
-    .where(
-        approvals.c.status == ApprovalStatus.PENDING.value,
-        approvals.c.expires_at <= bindparam("now", type_=approvals.c.expires_at.type),
-    )
-    .order_by(approvals.c.expires_at)
-    .limit(bindparam("limit"))
-    .with_for_update(skip_locked=True)
-)
+_DUE = due_for_update(approvals, ApprovalStatus.PENDING.value)
 
 
 def _row(approval: Approval) -> dict[str, Any]:

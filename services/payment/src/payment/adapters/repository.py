@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.dialects import postgresql
 
 from payment.adapters.orm import customers, payments
@@ -22,7 +22,7 @@ from payment.service_layer.unit_of_work import (
     PaymentFilter,
 )
 from sagakit.domain import Aggregate
-from sagakit.sql import Query, Sql
+from sagakit.sql import Query, Sql, due_for_update, insert_row, select_by, update_by
 
 
 class SqlCustomerRepository(AbstractCustomerRepository):
@@ -110,27 +110,12 @@ class SqlPaymentRepository(AbstractPaymentRepository):
         return [_payment(row) for row in rows], int(total or 0)
 
 
-_INSERT_PAYMENT = Query(insert(payments).values({c.name: bindparam(c.name) for c in payments.c}))
-_PAYMENT = Query(select(payments).where(payments.c.booking_id == bindparam("booking_id")))
-_PAYMENT_FOR_UPDATE = Query(
-    select(payments).where(payments.c.booking_id == bindparam("booking_id")).with_for_update()
-)
-_SAVE_PAYMENT = Query(
-    update(payments)
-    .where(payments.c.booking_id == bindparam("booking_id"))
-    .values(status=bindparam("status"), settled_at=bindparam("settled_at"))
-)
+_INSERT_PAYMENT = insert_row(payments)
+_PAYMENT = select_by(payments, "booking_id")
+_PAYMENT_FOR_UPDATE = select_by(payments, "booking_id", for_update=True)
+_SAVE_PAYMENT = update_by(payments, "booking_id", ("status", "settled_at"))
 # The deadline sweep: payments awaited past their deadline, which no other replica holds.
-_DUE = Query(
-    select(payments)
-    .where(
-        payments.c.status == PaymentStatus.AWAITING_PAYMENT.value,
-        payments.c.expires_at <= bindparam("now", type_=payments.c.expires_at.type),
-    )
-    .order_by(payments.c.expires_at)
-    .limit(bindparam("limit"))
-    .with_for_update(skip_locked=True)
-)
+_DUE = due_for_update(payments, PaymentStatus.AWAITING_PAYMENT.value)
 
 
 def _row(payment: Payment) -> dict[str, Any]:
