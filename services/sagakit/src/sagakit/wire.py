@@ -11,7 +11,7 @@ a dict, which nothing uses, is skipped (`undecoded`).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
@@ -50,7 +50,7 @@ class JsonMessageFormat(MessageFormat):
             serializer=serializer,
             codec=codec,
         )
-        return json.dumps({"data": built.data.decode(), "headers": built.headers}).encode()
+        return frame(built.data.decode(), built.headers)
 
     @classmethod
     def parse(cls, data: bytes) -> tuple[bytes, dict[str, Any]]:
@@ -61,6 +61,12 @@ class JsonMessageFormat(MessageFormat):
                 return wrapper["data"].encode(), wrapper.get("headers", {})
         # Binary, raw fields or not JSON: FastStream's parser, as before (and rarely).
         return BinaryMessageFormatV1.parse(data)
+
+
+def frame(body: str, headers: Mapping[str, Any]) -> bytes:
+    """The `__data__` value of one message: what `JsonMessageFormat.encode` writes, built
+    without FastStream's publisher (sagakit.transport publishes with plain XADD/PUBLISH)."""
+    return json.dumps({"data": body, "headers": headers}).encode()
 
 
 async def undecoded(message: StreamMessage[Any]) -> bytes:

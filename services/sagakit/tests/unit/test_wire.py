@@ -10,7 +10,7 @@ import pytest
 from faststream.redis.parser.binary import BinaryMessageFormatV1
 
 from sagakit.events import CreatedBooking, Envelope
-from sagakit.wire import JsonMessageFormat, undecoded
+from sagakit.wire import JsonMessageFormat, frame, undecoded
 
 ENVELOPE = Envelope.wrap(
     CreatedBooking(booking_id=uuid.uuid4(), customer_id="c", item="i", amount=Decimal("1.00")),
@@ -57,3 +57,16 @@ async def test_subscribers_get_the_envelope_bytes_undecoded() -> None:
         body = ENVELOPE.encode()
 
     assert await undecoded(Message()) is Message.body  # type: ignore[arg-type]
+
+
+async def test_a_frame_is_what_fast_streams_publisher_writes_and_reads_back() -> None:
+    written = await JsonMessageFormat.encode(
+        message=ENVELOPE.encode(), reply_to=None, headers=HEADERS, correlation_id="e-1"
+    )
+    framed = frame(ENVELOPE, {"correlation_id": "e-1", **HEADERS})
+
+    assert framed == written
+    assert BinaryMessageFormatV1.parse(framed) == (
+        ENVELOPE.encode(),
+        json.loads(written)["headers"],
+    )
