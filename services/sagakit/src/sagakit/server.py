@@ -51,9 +51,10 @@ class BoundedHttpTools(HttpToolsProtocol):
     httptools alone keeps reading headers without any bound (200 MB of them grew a
     process to 260 MB); h11 has a bound but parses in Python, ~0.3 ms more per request.
     Here every byte received while a head is being read counts against `max_head_bytes`;
-    above it the answer is a 400 and the connection closes before the head is in memory.
-    The count restarts when a head is complete and again after each request, so body
-    bytes never count (RequestLimits bounds those).
+    past it, with the head still incomplete, the answer is a 400 and the connection
+    closes before the head is in memory. A head that completes restarts the count, even
+    when its body came in the same chunk, so body bytes never count (RequestLimits
+    bounds those).
     """
 
     max_head_bytes = 65_536
@@ -64,14 +65,16 @@ class BoundedHttpTools(HttpToolsProtocol):
         self._reading_head = True
 
     def data_received(self, data: bytes) -> None:
-        """Count the head's bytes, refuse beyond the bound, else parse as uvicorn does."""
+        """Parse as uvicorn does, then refuse a head still incomplete beyond the bound."""
         if self._reading_head:
             self._head_bytes += len(data)
-            if self._head_bytes > self.max_head_bytes:
-                self._reading_head = False
-                self.send_400_response("Request head too large.")
-                return
         super().data_received(data)
+        # A head that ended in this chunk reset the count, whatever body came with it;
+        # the parser never holds more of a head than the bound and one chunk.
+        too_long = self._reading_head and self._head_bytes > self.max_head_bytes
+        if too_long and not self.transport.is_closing():
+            self._reading_head = False
+            self.send_400_response("Request head too large.")
 
     def on_headers_complete(self) -> None:
         """The head is whole: what follows is body until the request completes."""

@@ -104,3 +104,14 @@ async def test_body_bytes_never_count_against_the_head_bound() -> None:
 
     assert answer.count(b"HTTP/1.1 200") == 2, answer[:300]
     assert str(len(body)).encode() in answer
+
+
+@pytest.mark.asyncio
+async def test_a_body_in_the_same_chunk_as_its_head_does_not_count() -> None:
+    body = b"y" * (HEAD_BOUND * 4)
+
+    async with serving() as port:
+        answer = await exchange(port, request(body=body, close=True))
+
+    assert answer.startswith(b"HTTP/1.1 200"), answer[:300]
+    assert answer.endswith(str(len(body)).encode())
