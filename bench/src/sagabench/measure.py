@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -63,6 +64,10 @@ def _time(value: str | None) -> float:
     return datetime.fromisoformat(value).timestamp() if value else 0.0
 
 
+UNPUBLISHED = "SELECT count(*) FROM outbox WHERE published_at IS NULL"
+OUTBOX_PATIENCE_SECONDS = 6.0
+
+
 def effects(deployment: Deployment, results: list[SagaResult]) -> dict[str, int]:
     """Count lost and duplicated effects straight from the five databases."""
     reserved = sum(1 for r in results if r.final == "reserved")
@@ -75,8 +80,6 @@ def effects(deployment: Deployment, results: list[SagaResult]) -> dict[str, int]
             "booking",
             "SELECT count(*) FROM bookings WHERE status IN ('pending','approved')",
         ),
-        # Published rows are kept for the reconciler; only unpublished ones are left over.
-        "outbox_left": ("booking", "SELECT count(*) FROM outbox WHERE published_at IS NULL"),
     }
     counts = {}
     for name, (service, sql) in queries.items():
@@ -84,6 +87,7 @@ def effects(deployment: Deployment, results: list[SagaResult]) -> dict[str, int]
         with engine.connect() as conn:
             counts[name] = int(conn.scalar(text(sql), {"charged": charged}) or 0)
         engine.dispose()
+    counts["outbox_left"] = _outbox_left(deployment)
     started = sum(1 for r in results if r.booking_id)
     return {
         "reserved": reserved,
@@ -93,3 +97,24 @@ def effects(deployment: Deployment, results: list[SagaResult]) -> dict[str, int]
         "unfinished_in_database": counts["unfinished"],
         "outbox_left": counts["outbox_left"],
     }
+
+
+def _outbox_left(deployment: Deployment, patience: float = OUTBOX_PATIENCE_SECONDS) -> int:
+    """Booking's outbox rows still unpublished once the relay had time to mark them.
+
+    Published rows are kept for the reconciler; only unpublished ones are left over. A
+    row is marked published up to MARK_DELAY_SECONDS after its publish, and a failed
+    publish is swept after a grace of at most 5 s: a row counts only when it is still
+    unpublished after `patience` seconds.
+    """
+    engine = create_engine(deployment.database_url("booking"))
+    deadline = time.monotonic() + patience
+    try:
+        while True:
+            with engine.connect() as conn:
+                left = int(conn.scalar(text(UNPUBLISHED)) or 0)
+            if left == 0 or time.monotonic() >= deadline:
+                return left
+            time.sleep(0.1)
+    finally:
+        engine.dispose()
