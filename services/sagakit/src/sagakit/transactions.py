@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any, Self
 
 from psycopg import AsyncConnection as AsyncPgConnection
+from psycopg.pq import TransactionStatus
 from psycopg.types.json import Jsonb
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -26,12 +27,11 @@ OnCommit = Callable[[list[OutboxMessage]], None]
 async def open_connection(engine: AsyncEngine) -> tuple[AsyncConnection, Sql]:
     """A pooled connection, and the same connection's psycopg side for compiled statements."""
     connection = await engine.connect()
-    try:
-        raw = await connection.get_raw_connection()
-    except BaseException:
-        await connection.close()
-        raise
-    driver: AsyncPgConnection[Any] | None = raw.driver_connection
+    # Checked out just now, so the pooled connection is there: read without the greenlet
+    # hop of `get_raw_connection()` (which only differs for an invalidated connection).
+    synced = connection.sync_connection
+    assert synced is not None  # connect() started it
+    driver: AsyncPgConnection[Any] | None = synced.connection.driver_connection
     assert driver is not None  # a pooled connection that is open
     return connection, Sql(driver)
 
@@ -49,8 +49,12 @@ async def release(connection: AsyncConnection, sql: Sql) -> None:
     """Roll back what was not committed (no round trip when nothing is open) and give the
     connection back to the pool."""
     try:
-        await connection.rollback()
-        await sql.connection.rollback()
+        # Each rollback only when its side has a transaction open: SQLAlchemy's costs a
+        # greenlet hop even when there is nothing to roll back.
+        if connection.in_transaction():
+            await connection.rollback()
+        if sql.connection.info.transaction_status != TransactionStatus.IDLE:
+            await sql.connection.rollback()
     finally:
         await connection.close()
 
