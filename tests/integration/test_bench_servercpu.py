@@ -1,13 +1,11 @@
 """Server CPU of the real local Postgres and Redis: found, non-negative, growing with work."""
 
-import asyncio
-
 import pytest
 import redis
 from sqlalchemy import create_engine, text
 
 from sagabench.servercpu import ServerCpu
-from sagakit.testing import POSTGRES_URL, REDIS_URL, require_postgres, require_redis
+from sagakit.testing import POSTGRES_URL, REDIS_URL, eventually, require_postgres, require_redis
 
 
 @pytest.fixture
@@ -25,14 +23,14 @@ async def test_postgres_cpu_is_its_own_and_grows_when_it_works(cpu: ServerCpu) -
     with engine.connect() as conn:  # a backend that works, then exits
         conn.scalar(text("SELECT sum(i) FROM generate_series(1, 5000000) AS i"))
     engine.dispose()
+
     # The exited backend counts once the postmaster has reaped it (cutime), a moment later.
-    for _ in range(50):
+    async def grown() -> bool:
         after = cpu.postgres()
         assert after is not None
-        if after - before > 0.02:
-            break
-        await asyncio.sleep(0.1)
-    assert after - before > 0.02
+        return after - before > 0.02
+
+    assert await eventually(grown, timeout=5.0, interval=0.1)
 
 
 async def test_redis_cpu_is_its_own_and_grows_when_it_works(cpu: ServerCpu) -> None:

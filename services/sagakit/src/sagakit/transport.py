@@ -136,12 +136,13 @@ class EventBus:
         messages go out with plain XADD or PUBLISH in FastStream's wire format
         (`wire.frame`): its publisher's per-message layers cost more than the command.
         """
+        undeclared = {message.event_type for message in messages} - self._publishers.keys()
+        if undeclared:
+            raise ValueError(f"{sorted(undeclared)} not declared as published here")
         spans = []
         streams = self.transport is Transport.STREAMS
         async with self._redis.pipeline(transaction=False) as pipe:
             for message in messages:
-                if message.event_type not in self._publishers:
-                    raise ValueError(f"{message.event_type} is not declared as published here")
                 name = self.name(message.event_type)
                 headers, span = producing(message.headers, name)
                 spans.append(span)
