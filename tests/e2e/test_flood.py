@@ -29,6 +29,7 @@ from sagakit.testing import (
     REDIS_URL,
     database_url,
     drop_database,
+    eventually,
     free_ports,
     require_postgres,
     require_redis,
@@ -204,14 +205,36 @@ async def test_beyond_limit_concurrency_uvicorn_answers_503_and_recovers(
     env = {"HTTP_LIMIT_CONCURRENCY": "50"}
     async with payment_service(tmp_path, env, dev_key) as payment:
         token = as_admin["Authorization"]
-        burst = [bare_get(payment.port, "/customers/nobody", token) for _ in range(300)]
-        answers = Counter(status for status, _ in await asyncio.gather(*burst))
-        async with httpx.AsyncClient(base_url=payment.url, headers=as_admin) as client:
-            after = await client.get("/customers/nobody")
+        # Sixty clients connect and send half a request head, then wait: the server holds
+        # sixty connections, more than its limit, whatever the machine's speed.
+        held = [await asyncio.open_connection("127.0.0.1", payment.port) for _ in range(60)]
+        for _, writer in held:
+            writer.write(b"GET /customers/nobody HTTP/1.1\r\nHost: payment\r\n")
+        answers: Counter[int | str] = Counter()
 
+        async def refused() -> bool:
+            status, _ = await bare_get(payment.port, "/customers/nobody", token)
+            answers[status] += 1
+            return status == 503
+
+        refused_while_held = await eventually(refused, timeout=30)
+        burst = [bare_get(payment.port, "/customers/nobody", token) for _ in range(300)]
+        burst_answers = Counter(status for status, _ in await asyncio.gather(*burst))
+        for _, writer in held:
+            writer.close()
+        async with httpx.AsyncClient(base_url=payment.url, headers=as_admin) as client:
+
+            async def recovered() -> bool:
+                return (await client.get("/customers/nobody")).status_code == 404
+
+            answered_after = await eventually(recovered, timeout=30)
+        log = payment.log.read_text()
+
+    assert refused_while_held, answers
     assert set(answers) <= {404, 503}, answers
-    assert answers[503] > 0, answers
-    assert after.status_code == 404
+    assert burst_answers == {503: 300}, burst_answers
+    assert answered_after, "still refused after the held connections closed"
+    assert "Traceback" not in log, log[-3000:]
 
 
 async def test_the_parser_drops_an_endless_request_head_before_it_is_in_memory(

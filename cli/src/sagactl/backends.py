@@ -59,13 +59,16 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
         return False
 
 
-def pick_port(preferred: int) -> int:
-    """`preferred` when it is free, else any free port."""
-    if not port_open(preferred):
-        return preferred
+def free_port() -> int:
+    """A port nothing is bound to on 127.0.0.1 right now."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def pick_port(preferred: int) -> int:
+    """`preferred` when nothing answers there, else any free port."""
+    return preferred if not port_open(preferred) else free_port()
 
 
 def find_binary(name: str) -> str | None:
@@ -106,13 +109,15 @@ def resolve(root: Path, force_embedded: bool = False) -> Backends:
 class EmbeddedPostgres:
     """A throwaway cluster in a folder; trust auth on 127.0.0.1 only."""
 
+    start_attempts = 3  # each on a new free port after the first
+
     def __init__(self, data: Path, port: int) -> None:
         self.data = data
         self.port = port
         self._as_user = _unprivileged_prefix()
 
-    def _run(self, *args: str) -> None:
-        subprocess.run(
+    def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
             [*self._as_user, *args],
             check=True,
             capture_output=True,
@@ -130,10 +135,25 @@ class EmbeddedPostgres:
         _hand_over(self.data.parent, self.data)
         if not (self.data / "PG_VERSION").exists():
             self._run(initdb, "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
-        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.data}"
-        log = str(self.data / "server.log")
-        self._run(pg_ctl, "-D", str(self.data), "-o", options, "-l", log, "-w", "start")
-        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+        log = self.data / "server.log"
+        for attempt in range(1, self.start_attempts + 1):
+            options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.data}"
+            try:
+                self._run(
+                    pg_ctl, "-D", str(self.data), "-o", options, "-l", str(log), "-w", "start"
+                )
+                return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+            except subprocess.CalledProcessError as exc:
+                # A port free when probed can be taken before the postmaster binds it
+                # (or bound by a socket that does not listen): try another one.
+                said = f"{exc.stdout}{exc.stderr}".strip()
+                if attempt == self.start_attempts:
+                    raise MissingServer(
+                        f"Postgres did not start on 127.0.0.1:{self.port}: {said}\n"
+                        f"{log}:\n{_tail(log)}"
+                    ) from exc
+                self.port = free_port()
+        raise AssertionError("unreachable")
 
     def stop(self) -> None:
         pg_ctl = find_binary("pg_ctl")
@@ -189,3 +209,10 @@ def _hand_over(*folders: Path) -> None:
     if os.geteuid() == 0:
         for folder in folders:
             shutil.chown(folder, user="postgres", group=None)
+
+
+def _tail(log: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+    except OSError as exc:
+        return f"(unreadable: {exc})"
