@@ -100,7 +100,7 @@ async def test_an_admin_asks_for_one_booking_or_every_stuck_one(client_as, clien
 
 async def test_readyz_is_503_while_a_subscriber_is_stopped(service_app, client) -> None:
     runtime = service_app.state.runtime
-    stopped = runtime.bus.broker.subscribers[0]
+    stopped = runtime.bus.subscribers[0]
     await stopped.stop()  # as FastStream does on NOGROUP
 
     answer = await client.get("/readyz")

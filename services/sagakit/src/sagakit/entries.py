@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from faststream.redis.annotations import RedisStreamMessage
-from faststream.redis.message import FAKE_CONSUMER, RedisBatchStreamMessage
 
 from sagakit.delivery import Delivery
 from sagakit.wire import DATA_FIELD, JsonMessageFormat
@@ -14,14 +13,16 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
 
 
-class StreamEntry:
-    """One entry of a batch taken one by one: acked alone, its delivery count read alone."""
+class DeferredAck:
+    """One entry of a read taken one by one: its ack is collected, and sent with the next
+    read (sagakit.reader); its delivery count is read alone, when it failed."""
 
     def __init__(self, redis: Redis, stream: str, group: str, message_id: str) -> None:
         self._redis, self._stream, self._group, self._id = redis, stream, group, message_id
+        self.acked: list[str] = []
 
     async def ack(self) -> None:
-        await self._redis.xack(self._stream, self._group, self._id)
+        self.acked = [self._id]
 
     async def get_delivery_count(self) -> int:
         pending = await self._redis.xpending_range(
@@ -34,15 +35,6 @@ def entry_delivery(stream: str, message_id: bytes, fields: dict[bytes, bytes]) -
     """One entry of a batch read, decoded from its `__data__` field."""
     body, headers = JsonMessageFormat.parse(fields.get(DATA_FIELD, b""))
     return Delivery(stream, message_id.decode(), body, fields, headers)
-
-
-async def unparsed_batch(message: Any) -> RedisBatchStreamMessage:
-    """FastStream's parser for batch reads, minus the parsing: FastStream's own decodes
-    every entry and re-encodes the batch as one JSON array; the consumer decodes each
-    entry itself, once."""
-    return RedisBatchStreamMessage(
-        raw_message=message, body=b"", consumer=FAKE_CONSUMER, group=None
-    )  # acked with XACK by the transport, not through this message
 
 
 def stream_delivery(message: RedisStreamMessage) -> Delivery:

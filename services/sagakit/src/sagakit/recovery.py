@@ -59,7 +59,7 @@ class Recovery:
         kept = timedelta(hours=settings.outbox_retention_hours)
         self.backoff = Backoff(after, min(after * 32, kept / 2))
         self.watchdog = Watchdog(
-            lambda: list(bus.broker.subscribers),
+            lambda: bus.subscribers,
             bus.ensure_groups,
             redis.ping,
             interval=settings.consumer_watch_seconds,

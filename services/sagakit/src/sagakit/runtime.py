@@ -161,7 +161,7 @@ class ServiceRuntime:
         await self._start_consuming(math.inf)  # Redis may be restarting meanwhile: keep trying
 
     async def _start_consuming(self, wait: float) -> None:
-        await self._retry_redis(self._start_broker, wait)
+        await self._retry_redis(self.bus.start, wait)
         self._consuming = True
         self.relay.start()
         self.recovery.start()
@@ -175,13 +175,6 @@ class ServiceRuntime:
     def fatal(self) -> str | None:
         """Why the process must end with a non-zero status (the watchdog gave up)."""
         return self.recovery.fatal
-
-    async def _start_broker(self) -> None:
-        try:
-            await self.bus.broker.start()
-        except BaseException:
-            await self.bus.broker.stop()  # a half-started broker would start twice next time
-            raise
 
     async def _retry_redis(self, action: Callable[[], Awaitable[None]], wait: float) -> None:
         where = urlsplit(self.settings.redis_url)

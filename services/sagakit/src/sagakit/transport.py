@@ -2,11 +2,11 @@
 
 Streams (the default): every service reads each stream it needs through its
 own consumer group, so each service gets every event once and a service that
-is down catches up when it returns. Two subscribers share the group and the
+is down catches up when it returns. Two readers share the group and the
 consumer name: one reads new entries, up to `consume_batch_size` per XREADGROUP, and
-handles them as one batch (one transaction, one XACK: sagakit.consumer); the other
-claims entries left pending longer than `claim_idle_ms` (by a crash or a failed
-attempt) and handles them one by one.
+handles them as one batch (one transaction: sagakit.consumer), acked with the next read
+(sagakit.reader); the other, a FastStream subscriber, claims entries left pending longer
+than `claim_idle_ms` (by a crash or a failed attempt) and handles them one by one.
 
 Spans: every published message gets a producer span and every handled one a consumer
 span, its child (sagakit.tracing), so a saga is one trace across the hops.
@@ -26,15 +26,15 @@ from typing import TYPE_CHECKING, Any
 from faststream import AckPolicy
 from faststream.redis import RedisBroker, StreamSub
 from faststream.redis.annotations import RedisChannelMessage, RedisStreamMessage
-from faststream.redis.message import RedisBatchStreamMessage
 
 from sagakit import groups, metrics
 from sagakit.batching import ChannelBatcher
 from sagakit.consumer import EventConsumer
 from sagakit.delivery import Delivery
-from sagakit.entries import StreamEntry, entry_delivery, stream_delivery, unparsed_batch
+from sagakit.entries import DeferredAck, stream_delivery
 from sagakit.events import EventType, envelope_model
 from sagakit.outbox import OutboxMessage
+from sagakit.reader import StreamReader
 from sagakit.settings import ServiceSettings, Transport
 from sagakit.tracing import producing
 from sagakit.uow import Handler
@@ -77,6 +77,7 @@ class EventBus:
         self._redis = redis
         self._publishers: dict[str, Any] = {}
         self._groups: list[tuple[str, str]] = []  # (stream, group) read by this process
+        self._readers: list[StreamReader] = []  # streams: new entries, one per (stream, group)
         self._batchers: list[ChannelBatcher] = []  # Pub/Sub: one per channel
 
     @property
@@ -97,9 +98,31 @@ class EventBus:
         """Create the consumer groups that do not exist (at the stream's start); returns them."""
         return await groups.create_groups(self._redis, self._groups)
 
+    @property
+    def subscribers(self) -> list[Any]:
+        """Everything that consumes: the stream readers and FastStream's subscribers."""
+        return [*self._readers, *self.broker.subscribers]
+
+    async def start(self) -> None:
+        """Start the broker (publishers, Pub/Sub and claim subscribers), then the readers."""
+        try:
+            await self.broker.start()
+            for reader in self._readers:
+                await reader.start()
+        except BaseException:
+            await self.stop_readers()
+            await self.broker.stop()  # a half-started broker would start twice next time
+            raise
+
+    async def stop_readers(self) -> None:
+        """Stop the stream readers; the batches in hand finish and are acked."""
+        timeout = self.settings.shutdown_consumers_seconds
+        await asyncio.gather(*(reader.stop(timeout) for reader in self._readers))
+
     async def stop_consuming(self) -> int:
         """Stop reading; the messages in hand finish and are acked. Returns how many
         entries that were read but not started went back to the group."""
+        await self.stop_readers()
         await asyncio.gather(*(sub.stop() for sub in self.broker.subscribers))
         await asyncio.gather(*(batcher.drain() for batcher in self._batchers))
         handed = 0
@@ -174,8 +197,6 @@ class EventBus:
             "consumer": settings.consumer_name,
             "polling_interval": settings.poll_interval_ms,
         }
-        batch = settings.consume_batch_size
-        fresh = StreamSub(self.name(event_type), batch=True, max_records=batch, **common)
         # Looking for abandoned messages is not urgent: a quarter of the idle time they
         # must reach anyway, instead of an XAUTOCLAIM round trip every poll interval.
         reclaim = {
@@ -184,43 +205,48 @@ class EventBus:
         }
         stale = StreamSub(self.name(event_type), min_idle_time=settings.claim_idle_ms, **reclaim)
 
-        async def on_new(body: bytes) -> None:
-            message: RedisBatchStreamMessage = self._current()
-            await self._on_batch(message, consumer, handler)
+        async def on_batch(entries: list[Delivery]) -> list[str]:
+            return await self._on_batch(entries, consumer, handler)
+
+        self._readers.append(
+            StreamReader(
+                self._redis,
+                self.name(event_type),
+                consumer.group,
+                settings.consumer_name,
+                count=settings.consume_batch_size,
+                block_ms=settings.poll_interval_ms,
+                handle=on_batch,
+            )
+        )
 
         async def on_reclaimed(body: bytes) -> None:
             message: RedisStreamMessage = self._current()
             await consumer.on_stream(message, stream_delivery(message), handler, reclaimed=True)
 
+        # The reader takes new entries; this subscriber, the ones left pending. It also
+        # documents the channel and its group in AsyncAPI.
         self.broker.subscriber(
-            stream=fresh,
+            stream=stale,
             ack_policy=AckPolicy.MANUAL,
-            parser=unparsed_batch,  # each entry is decoded once, by the consumer
             decoder=undecoded,
             title=f"{consumer.group}:consume:{event_type}",
             description=EVENT_DESCRIPTIONS[event_type],
-        )(on_new)
-        self.broker.subscriber(
-            stream=stale, ack_policy=AckPolicy.MANUAL, decoder=undecoded, include_in_schema=False
         )(on_reclaimed)
 
     async def _on_batch(
-        self, message: RedisBatchStreamMessage, consumer: EventConsumer, handler: Handler
-    ) -> None:
-        """One XREADGROUP's entries: as one batch, acked in one XACK; else one by one."""
-        raw = message.raw_message
-        stream, group = raw["channel"], consumer.group
-        entries = [
-            entry_delivery(stream, message_id, fields)
-            for message_id, fields in zip(raw["message_ids"], raw["data"], strict=True)
-        ]
+        self, entries: list[Delivery], consumer: EventConsumer, handler: Handler
+    ) -> list[str]:
+        """One read's entries: as one batch, else one by one. Returns the ids to ack."""
         outcomes = await consumer.handle_batch(entries, handler) if len(entries) > 1 else None
         if outcomes is not None:
-            await self._redis.xack(stream, group, *raw["message_ids"])
-            return
+            return [delivery.origin_id for delivery in entries]
+        acked: list[str] = []
         for delivery in entries:
-            entry = StreamEntry(self._redis, stream, group, delivery.origin_id)
+            entry = DeferredAck(self._redis, delivery.origin, consumer.group, delivery.origin_id)
             await consumer.on_stream(entry, delivery, handler, reclaimed=False)
+            acked += entry.acked
+        return acked
 
     def _current(self) -> Any:
         """The message being handled (FastStream keeps it in its context)."""

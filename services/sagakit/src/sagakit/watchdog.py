@@ -4,7 +4,8 @@ FastStream stops a stream subscriber for good when its group is gone (NOGROUP: R
 restarted without persistence, a failover to a replica that never had the group, a
 FLUSHALL). It would exit the process only inside a FastStream app; ours runs in the
 FastAPI lifespan, so without this module the process would keep running, answering
-HTTP, with a consumer that reads nothing.
+HTTP, with a consumer that reads nothing. Our own stream readers (sagakit.reader) stop
+the same way on NOGROUP and are watched alike.
 
 Every `consumer_watch_seconds` the watchdog looks at the broker's subscribers. When one
 has stopped, it recreates the missing groups (at the stream's start, sagakit.groups: what
@@ -28,7 +29,7 @@ log = logging.getLogger(__name__)
 
 
 class Subscriber(Protocol):
-    """What the watchdog needs of a FastStream subscriber."""
+    """What the watchdog needs of a FastStream subscriber or a stream reader."""
 
     running: bool
 

@@ -55,14 +55,14 @@ async def test_a_group_lost_mid_run_is_recreated_and_nothing_is_skipped(
 
     assert await eventually(lambda: is_(seen(lost.booking_id), 1))
     assert await eventually(lambda: is_(_consumers(runtime), "ok"))
-    assert all(sub.running for sub in runtime.bus.broker.subscribers)
+    assert all(sub.running for sub in runtime.bus.subscribers)
     assert runtime.watchdog.restarts >= 1  # FastStream had stopped them on NOGROUP
 
 
 async def test_not_ready_while_a_subscriber_is_stopped(start_runtime) -> None:
     runtime = await start_runtime(consumer_watch_seconds=3600)  # no watchdog round here
     assert (await runtime.check())["consumers"] == "ok"
-    stopped = runtime.bus.broker.subscribers[0]
+    stopped = runtime.bus.subscribers[0]
     await stopped.stop()
 
     assert (await runtime.check())["consumers"].startswith("error: 1 of")
