@@ -24,7 +24,7 @@ def document(service: str) -> dict[str, object]:
     settings = config.Settings(redis_url="redis://redis:6379/0", consumer_name=f"{service}-1")
     runtime = bootstrap.bootstrap(settings)
     version = importlib.import_module(service).__version__
-    return asyncapi_document(runtime.bus.broker, f"{service.capitalize()} service", version)
+    return asyncapi_document(runtime.bus.documented, f"{service.capitalize()} service", version)
 
 
 def render(service: str) -> str:

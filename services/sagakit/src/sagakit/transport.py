@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from faststream import AckPolicy
 from faststream.redis import RedisBroker, StreamSub
-from faststream.redis.annotations import RedisChannelMessage, RedisStreamMessage
+from faststream.redis.annotations import RedisStreamMessage
 
 from sagakit import groups, metrics
 from sagakit.batching import ChannelBatcher
@@ -34,7 +34,7 @@ from sagakit.delivery import Delivery
 from sagakit.entries import DeferredAck, stream_delivery
 from sagakit.events import EventType, envelope_model
 from sagakit.outbox import OutboxMessage
-from sagakit.reader import StreamReader
+from sagakit.reader import ChannelListener, ReadLoop, StreamReader
 from sagakit.settings import ServiceSettings, Transport
 from sagakit.tracing import producing
 from sagakit.uow import Handler
@@ -61,23 +61,16 @@ class EventBus:
     def __init__(self, settings: ServiceSettings, redis: Redis) -> None:
         self.settings = settings
         self.transport = settings.event_transport
-        self.broker = RedisBroker(
-            settings.redis_url,
-            message_format=JsonMessageFormat,
-            logger=_broker_logger(),
-            log_level=logging.DEBUG,  # one line per message is too much at INFO
-            # Stopping, the message in hand may take this long to finish (and be acked).
-            graceful_timeout=settings.shutdown_consumers_seconds,
-            description=f"Events of the {settings.service_name} service",
-            # No dependency injection: our handlers take the message from the context
-            # (`_current`). With it, FastStream resolves the message argument in a worker
-            # thread, a thread hop per message that cost more than the handler's own work.
-            apply_types=False,
-        )
+        # The live broker: the claim of pending stream entries. Publishing is a plain
+        # XADD/PUBLISH and new entries and channel messages are read by our own loops
+        # (sagakit.reader), so it runs nothing per message.
+        self.broker = _broker(settings)
+        # Never started: it describes what this service publishes and consumes (AsyncAPI).
+        self.documented = _broker(settings)
         self._redis = redis
         self._publishers: dict[str, Any] = {}
         self._groups: list[tuple[str, str]] = []  # (stream, group) read by this process
-        self._readers: list[StreamReader] = []  # streams: new entries, one per (stream, group)
+        self._readers: list[ReadLoop] = []  # new entries per (stream, group), or a channel
         self._batchers: list[ChannelBatcher] = []  # Pub/Sub: one per channel
 
     @property
@@ -104,7 +97,7 @@ class EventBus:
         return [*self._readers, *self.broker.subscribers]
 
     async def start(self) -> None:
-        """Start the broker (publishers, Pub/Sub and claim subscribers), then the readers."""
+        """Start the broker (the claim subscribers), then the read loops."""
         try:
             await self.broker.start()
             for reader in self._readers:
@@ -115,7 +108,7 @@ class EventBus:
             raise
 
     async def stop_readers(self) -> None:
-        """Stop the stream readers; the batches in hand finish and are acked."""
+        """Stop the read loops; the stream batches in hand finish and are acked."""
         timeout = self.settings.shutdown_consumers_seconds
         await asyncio.gather(*(reader.stop(timeout) for reader in self._readers))
 
@@ -146,16 +139,16 @@ class EventBus:
             }
             if self.transport is Transport.STREAMS:
                 stream = StreamSub(name, maxlen=self.settings.stream_maxlen)
-                self._publishers[event_type] = self.broker.publisher(stream=stream, **options)
+                self._publishers[event_type] = self.documented.publisher(stream=stream, **options)
             else:
-                self._publishers[event_type] = self.broker.publisher(channel=name, **options)
+                self._publishers[event_type] = self.documented.publisher(channel=name, **options)
 
     async def publish(self, messages: list[OutboxMessage]) -> None:
         """Publish a batch in one round trip (a non-transactional pipeline).
 
         Each message is published in the trace context stored with its outbox
         row, so its producer span is a child of the step that raised it. The
-        publishers declared with FastStream document the channels (AsyncAPI); the
+        publishers declared with FastStream (`documented`) describe the channels; the
         messages go out with plain XADD or PUBLISH in FastStream's wire format
         (`wire.frame`): its publisher's per-message layers cost more than the command.
         """
@@ -224,15 +217,11 @@ class EventBus:
             message: RedisStreamMessage = self._current()
             await consumer.on_stream(message, stream_delivery(message), handler, reclaimed=True)
 
-        # The reader takes new entries; this subscriber, the ones left pending. It also
-        # documents the channel and its group in AsyncAPI.
+        # The reader takes new entries; this subscriber, the ones left pending.
         self.broker.subscriber(
-            stream=stale,
-            ack_policy=AckPolicy.MANUAL,
-            decoder=undecoded,
-            title=f"{consumer.group}:consume:{event_type}",
-            description=EVENT_DESCRIPTIONS[event_type],
+            stream=stale, ack_policy=AckPolicy.MANUAL, decoder=undecoded, include_in_schema=False
         )(on_reclaimed)
+        self._document(event_type, consumer, stream=stale)
 
     async def _on_batch(
         self, entries: list[Delivery], consumer: EventConsumer, handler: Handler
@@ -257,21 +246,41 @@ class EventBus:
     ) -> None:
         batcher = ChannelBatcher(consumer, handler, self.settings.consume_batch_size)
         self._batchers.append(batcher)
+        name = self.name(event_type)
+        poll = self.settings.poll_interval_ms / 1000
+        self._readers.append(
+            ChannelListener(self._redis, name, poll_seconds=poll, deliver=batcher.put)
+        )
+        self._document(event_type, consumer, channel=name)
 
-        async def on_message(body: bytes) -> None:
-            message: RedisChannelMessage = self._current()
-            raw = message.raw_message
-            delivery = Delivery(
-                raw["channel"], "", message.body, {DATA_FIELD: raw["data"]}, message.headers
-            )
-            await batcher.put(delivery)
-
-        self.broker.subscriber(
-            channel=self.name(event_type),
+    def _document(self, event_type: EventType, consumer: EventConsumer, **source: Any) -> None:
+        """Describe a consumed stream or channel in AsyncAPI (nothing runs it)."""
+        self.documented.subscriber(
+            **source,
             decoder=undecoded,
             title=f"{consumer.group}:consume:{event_type}",
             description=EVENT_DESCRIPTIONS[event_type],
-        )(on_message)
+        )(_described_only)
+
+
+async def _described_only(body: bytes) -> None:
+    raise AssertionError("a subscriber of the documenting broker never runs")
+
+
+def _broker(settings: ServiceSettings) -> RedisBroker:
+    return RedisBroker(
+        settings.redis_url,
+        message_format=JsonMessageFormat,
+        logger=_broker_logger(),
+        log_level=logging.DEBUG,  # one line per message is too much at INFO
+        # Stopping, the message in hand may take this long to finish (and be acked).
+        graceful_timeout=settings.shutdown_consumers_seconds,
+        description=f"Events of the {settings.service_name} service",
+        # No dependency injection: our handlers take the message from the context
+        # (`_current`). With it, FastStream resolves the message argument in a worker
+        # thread, a thread hop per message that cost more than the handler's own work.
+        apply_types=False,
+    )
 
 
 def _broker_logger() -> logging.Logger:

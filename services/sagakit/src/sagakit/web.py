@@ -67,12 +67,12 @@ def _asyncapi_router(title: str, version: str) -> APIRouter:
     @router.get("/asyncapi.json")
     async def asyncapi_json(runtime: RuntimeDep) -> Any:
         """The events this service publishes and consumes (AsyncAPI 3)."""
-        return JSONResponse(asyncapi.document(runtime.bus.broker, title, version))
+        return JSONResponse(asyncapi.document(runtime.bus.documented, title, version))
 
     @router.get("/asyncapi", response_class=HTMLResponse)
     async def asyncapi_html(runtime: RuntimeDep) -> str:
         """The AsyncAPI document rendered as a page."""
-        return asyncapi.html(asyncapi.document(runtime.bus.broker, title, version))
+        return asyncapi.html(asyncapi.document(runtime.bus.documented, title, version))
 
     return router
 

@@ -1,17 +1,21 @@
-"""The stream reader on real Redis: what it acks and when, how it stops, and what it does
-when its group is gone or Redis is out of reach."""
+"""The read loops on real Redis. The stream reader: what it acks and when, how it stops,
+what it does when its group is gone or Redis is out of reach. The channel listener:
+subscribed when started, and subscribed again after Redis restarted."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import shutil
+import subprocess
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from redis.asyncio import Redis
 
 from sagakit.delivery import Delivery
-from sagakit.reader import StreamReader
+from sagakit.reader import ChannelListener, StreamReader
 from sagakit.testing import eventually, free_ports, unique_prefix
+from sagakit.wire import DATA_FIELD, frame
 
 GROUP = "readers"
 
@@ -125,6 +129,100 @@ async def test_out_of_reach_redis_keeps_it_trying_and_stoppable(stream: str) -> 
     finally:
         await asyncio.wait_for(reader.stop(timeout=5), 5)
         await nowhere.aclose()
+
+
+class Heard:
+    """What a channel listener delivered."""
+
+    def __init__(self) -> None:
+        self.deliveries: list[Delivery] = []
+
+    async def __call__(self, delivery: Delivery) -> None:
+        self.deliveries.append(delivery)
+
+    async def bodies(self) -> list[bytes]:
+        return [delivery.body for delivery in self.deliveries]
+
+
+async def test_a_listener_hears_what_is_published_once_it_started(redis: Redis) -> None:
+    channel, heard = f"{unique_prefix()}channel", Heard()
+    listener = ChannelListener(redis, channel, poll_seconds=0.1, deliver=heard)
+    await listener.start()
+    try:
+        data = frame('{"n": 1}', {"correlation_id": "c-1", "traceparent": "t"})
+        assert await redis.publish(channel, data) == 1  # subscribed when start() returned
+        assert await eventually(lambda: _equal(heard.bodies(), [b'{"n": 1}']))
+        (delivery,) = heard.deliveries
+        assert delivery.origin == channel and delivery.raw == {DATA_FIELD: data}
+        assert delivery.headers["traceparent"] == "t"
+    finally:
+        await asyncio.wait_for(listener.stop(timeout=5), 5)
+    assert not listener.running
+    assert await redis.publish(channel, b"late") == 0  # unsubscribed once stopped
+
+
+class PrivateRedis:
+    """A redis-server of the test's own, which the test may stop and start again."""
+
+    def __init__(self, binary: str, port: int) -> None:
+        self.port = port
+        self._command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+        self._server: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self._server = subprocess.Popen(self._command, stdout=subprocess.DEVNULL)
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.terminate()
+            self._server.wait(10)
+
+
+@pytest.fixture
+def private_redis() -> Iterator[PrivateRedis]:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.fail("redis-server is needed: install Redis (apt-get install redis-server)")
+    (port,) = free_ports(1)
+    server = PrivateRedis(binary, port)
+    server.start()
+    yield server
+    server.stop()
+
+
+async def test_a_listener_subscribes_again_after_redis_restarted(
+    private_redis: PrivateRedis,
+) -> None:
+    redis = Redis(host="127.0.0.1", port=private_redis.port)
+    assert await eventually(lambda: _pings(redis))
+    heard = Heard()
+    listener = ChannelListener(redis, "restarting", poll_seconds=0.1, deliver=heard)
+    await listener.start()
+    try:
+        await asyncio.to_thread(private_redis.stop)
+        await asyncio.sleep(0.3)  # the listener's reads fail meanwhile
+        await asyncio.to_thread(private_redis.start)
+        # Published until someone listens: the listener subscribed again on its own.
+        assert await eventually(lambda: _heard_by(redis, "restarting"), timeout=20)
+        assert await eventually(lambda: _equal(heard.bodies(), [b"back"]))
+        assert listener.running
+    finally:
+        await asyncio.wait_for(listener.stop(timeout=5), 5)
+        await redis.aclose()
+
+
+async def _pings(redis: Redis) -> bool:
+    try:
+        return bool(await redis.ping())
+    except Exception:
+        return False
+
+
+async def _heard_by(redis: Redis, channel: str) -> bool:
+    try:
+        return await redis.publish(channel, b"back") == 1
+    except Exception:
+        return False
 
 
 async def _equal(value, expected) -> bool:
