@@ -11,7 +11,8 @@ than `claim_idle_ms` (by a crash or a failed attempt) and handles them one by on
 Spans: every published message gets a producer span and every handled one a consumer
 span, its child (sagakit.tracing), so a saga is one trace across the hops.
 
-Pub/Sub (`EVENT_TRANSPORT=pubsub`): the same names as channels; fire and
+Pub/Sub (`EVENT_TRANSPORT=pubsub`): the same names as channels, each heard by a
+listener of ours (sagakit.reader) that hands its messages to a batcher; fire and
 forget, so a subscriber that is down misses what was published meanwhile, until the
 reconciler has it published again (sagakit.reconcile).
 """
