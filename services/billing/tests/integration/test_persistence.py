@@ -1,3 +1,4 @@
+import asyncio
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -80,6 +81,30 @@ async def test_a_second_approval_with_a_new_event_id_issues_nothing(engine, new_
     await handlers.approved_booking(event, new_uow().handling(envelope, "billing"))
     again, republished = approval(event.booking_id)
     await handlers.approved_booking(again, new_uow().handling(republished, "billing"))
+    assert await count_rows(engine, bills, booking_id=event.booking_id) == 1
+    assert await count_rows(engine, messaging.outbox, booking_id=event.booking_id) == 1
+    assert await count_rows(engine, messaging.inbox, event_id=republished.event_id) == 1
+
+
+async def test_two_approvals_racing_for_one_booking_issue_one_bill(engine, new_uow) -> None:
+    event, envelope = approval()
+    _, republished = approval(event.booking_id)
+    # Both enter their transactions before either inserts: the second insert waits on
+    # the first's key, then adds nothing (no unique violation, no retry).
+    first, second = (
+        new_uow().handling(envelope, "billing"),
+        new_uow().handling(republished, "billing"),
+    )
+    async with first, second:
+        assert await first.bills.add(Bill.issue(event.booking_id, "alice", "Room", event.amount))
+        blocked = asyncio.create_task(
+            second.bills.add(Bill.issue(event.booking_id, "alice", "Room", event.amount))
+        )
+        await asyncio.sleep(0.2)
+        assert not blocked.done()  # waits for the first transaction
+        await first.commit()
+        assert await blocked is False
+        await second.commit()
     assert await count_rows(engine, bills, booking_id=event.booking_id) == 1
     assert await count_rows(engine, messaging.outbox, booking_id=event.booking_id) == 1
     assert await count_rows(engine, messaging.inbox, event_id=republished.event_id) == 1

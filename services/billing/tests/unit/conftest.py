@@ -20,9 +20,13 @@ class FakeBillRepository(AbstractBillRepository):
         self.rows: dict[uuid.UUID, Bill] = {}
         self._uow = uow
 
-    async def add(self, bill: Bill) -> None:
+    async def add(self, bill: Bill) -> bool:
+        if any(row.booking_id == bill.booking_id for row in self.rows.values()):
+            bill.events.clear()
+            return False
         self.rows[bill.id] = bill
         self._uow.track(bill)
+        return True
 
     async def get_by_booking(
         self, booking_id: uuid.UUID, *, for_update: bool = False

@@ -21,9 +21,13 @@ class FakeApprovalRepository(AbstractApprovalRepository):
         self.rows: dict[uuid.UUID, Approval] = {}
         self._uow = uow
 
-    async def add(self, approval: Approval) -> None:
+    async def add(self, approval: Approval) -> bool:
+        if any(row.booking_id == approval.booking_id for row in self.rows.values()):
+            approval.events.clear()
+            return False
         self.rows[approval.booking_id] = approval
         self._uow.track(approval)
+        return True
 
     async def get(self, booking_id: uuid.UUID, *, for_update: bool = False) -> Approval | None:
         approval = self.rows.get(booking_id)

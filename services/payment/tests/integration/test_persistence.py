@@ -88,6 +88,17 @@ async def test_a_bill_delivered_twice_opens_one_payment(engine, new_uow) -> None
     assert await count_rows(engine, messaging.outbox, booking_id=event.booking_id) == 0
 
 
+async def test_a_second_bill_with_a_new_event_id_opens_nothing_more(engine, new_uow) -> None:
+    event = bill(customer_id())
+    await open_payment(new_uow, event)
+    republished = await open_payment(new_uow, event)  # the same bill, a new event id
+    async with new_uow() as uow:
+        stored = await uow.payments.get(event.booking_id)
+    assert stored is not None and stored.customer_id == event.customer_id
+    assert await count_rows(engine, payments, booking_id=event.booking_id) == 1
+    assert await count_rows(engine, messaging.inbox, event_id=republished.event_id) == 1
+
+
 async def test_set_credit_upserts_and_replaces_the_stored_credit(engine, new_uow) -> None:
     alice = customer_id()
     await handlers.set_credit(SetCredit(alice, Decimal("50.00")), new_uow())

@@ -38,9 +38,13 @@ class FakePaymentRepository(AbstractPaymentRepository):
         self.rows: dict[uuid.UUID, Payment] = {}
         self._uow = uow
 
-    async def add(self, payment: Payment) -> None:
+    async def add(self, payment: Payment) -> bool:
+        if any(row.booking_id == payment.booking_id for row in self.rows.values()):
+            payment.events.clear()
+            return False
         self.rows[payment.booking_id] = payment
         self._uow.track(payment)
+        return True
 
     async def get(self, booking_id: uuid.UUID, *, for_update: bool = False) -> Payment | None:
         payment = self.rows.get(booking_id)

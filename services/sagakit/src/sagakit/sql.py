@@ -21,6 +21,7 @@ from typing import Any
 from psycopg import AsyncConnection, AsyncCursor
 from psycopg.rows import DictRow, dict_row
 from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql.psycopg import PGDialectAsync_psycopg
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.elements import BindParameter
@@ -127,6 +128,15 @@ class Sql:
 def insert_row(table: Table) -> Query:
     """INSERT of one row with every column of `table`, each a parameter of its name."""
     return Query(insert(table).values({c.name: bindparam(c.name) for c in table.c}))
+
+
+def insert_new(table: Table) -> Query:
+    """`insert_row`, unless a unique key of the row is taken already: then nothing, and
+    no row comes back (`Sql.fetch_one` gives None). A concurrent insert of the same key
+    waits for the other transaction and then does nothing if that one committed."""
+    values: dict[str, Any] = {c.name: bindparam(c.name) for c in table.c}
+    key = next(iter(table.primary_key.columns))
+    return Query(postgresql.insert(table).values(values).on_conflict_do_nothing().returning(key))
 
 
 def select_by(table: Table, key: str, *, for_update: bool = False) -> Query:

@@ -49,8 +49,11 @@ REFUSED: dict[int | str, dict[str, Any]] = {
 }
 
 
-async def require_schema(runtime: RuntimeDep) -> None:
-    """Every API route: 503 while the database schema is behind the code (being migrated)."""
+async def admit(request: Request) -> None:
+    """Every API route, once authorized: 503 while the database schema is behind the code
+    (being migrated), then the strict reading of a JSON body (sagakit.guards.strict_json).
+    One dependency for both: FastAPI's cost per dependency is paid on every request."""
+    runtime: ServiceRuntime = request.app.state.runtime
     schema = runtime.schema
     if not schema.open:
         why = "being migrated" if schema.state is SchemaState.BEHIND else "not readable yet"
@@ -59,6 +62,7 @@ async def require_schema(runtime: RuntimeDep) -> None:
             detail=f"the database schema is {why} ({schema.describe()}); retry shortly",
             headers={"Retry-After": str(max(1, round(runtime.settings.schema_check_seconds)))},
         )
+    await strict_json(request)
 
 
 def _asyncapi_router(title: str, version: str) -> APIRouter:
@@ -132,8 +136,8 @@ def create_service_app(
     app.state.access_rules = RULES.get(service_name, {}) if access_rules is None else access_rules
     for router in routers:
         # Authorization first: a caller without a token learns nothing, not even the schema's
-        # state; then the schema gate; then the strict reading of a JSON body.
-        guards = [Depends(authorize), Depends(require_schema), Depends(strict_json)]
+        # state; then the schema gate and the strict reading of a JSON body.
+        guards = [Depends(authorize), Depends(admit)]
         app.include_router(router, dependencies=guards, responses=AUTH_RESPONSES | REFUSED)
     for router in (health_router, metrics_router):
         app.include_router(router)

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from billing.adapters.orm import bills
 from billing.domain.model import Bill, BillStatus
 from billing.service_layer.unit_of_work import AbstractBillRepository, BillFilter
-from sagakit.sql import Sql, insert_row, select_by, update_by
+from sagakit.sql import Sql, insert_new, select_by, update_by
 
 
 class SqlBillRepository(AbstractBillRepository):
@@ -25,9 +25,11 @@ class SqlBillRepository(AbstractBillRepository):
         self._sql = sql
         self._track = track
 
-    async def add(self, bill: Bill) -> None:
-        await self._sql.execute(_INSERT, _row(bill))
+    async def add(self, bill: Bill) -> bool:
+        if await self._sql.fetch_one(_INSERT, _row(bill)) is None:
+            return False  # the booking has its bill: this one is not tracked, never announced
         self._track(bill)
+        return True
 
     async def get_by_booking(
         self, booking_id: uuid.UUID, *, for_update: bool = False
@@ -58,7 +60,7 @@ class SqlBillRepository(AbstractBillRepository):
         return [_bill(row) for row in rows], int(total or 0)
 
 
-_INSERT = insert_row(bills)
+_INSERT = insert_new(bills)
 _BY_BOOKING = select_by(bills, "booking_id")
 _BY_BOOKING_FOR_UPDATE = select_by(bills, "booking_id", for_update=True)
 _SAVE = update_by(bills, "id", ("status", "reason", "updated_at"))

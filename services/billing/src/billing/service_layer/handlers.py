@@ -22,11 +22,10 @@ async def approved_booking(event: ApprovedBooking, uow: BillingUnitOfWork) -> No
     """APPROVED_BOOKING_EVENT: issue the booking's one bill (raises BILLED_BOOKING_EVENT)."""
     async with uow:
         # The booking id is the natural key: a second approval (a republish with a
-        # new event id) finds the bill and issues nothing. Two racing approvals both
-        # insert; the unique constraint fails one and its retry lands here.
-        if await uow.bills.get_by_booking(event.booking_id) is None:
-            bill = Bill.issue(event.booking_id, event.customer_id, event.item, event.amount)
-            await uow.bills.add(bill)
+        # new event id) finds the bill and issues nothing; of two racing ones, the
+        # second waits for the first to commit, then adds nothing.
+        bill = Bill.issue(event.booking_id, event.customer_id, event.item, event.amount)
+        await uow.bills.add(bill)
         await uow.commit()  # also when nothing changed: the inbox row marks the event as seen
 
 

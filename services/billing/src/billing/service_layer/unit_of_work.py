@@ -22,7 +22,9 @@ class AbstractBillRepository(abc.ABC):
     """Bills by booking id (one per booking); `for_update` locks the row until the end."""
 
     @abc.abstractmethod
-    async def add(self, bill: Bill) -> None: ...
+    async def add(self, bill: Bill) -> bool:
+        """Store a new bill, unless its booking has one already: False then (nothing
+        stored, the new bill's events dropped)."""
 
     @abc.abstractmethod
     async def get_by_booking(

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from manager.adapters.orm import approvals
 from manager.domain.model import Approval, ApprovalStatus
 from manager.service_layer.unit_of_work import AbstractApprovalRepository, ApprovalFilter
-from sagakit.sql import Sql, due_for_update, insert_row, select_by, update_by
+from sagakit.sql import Sql, due_for_update, insert_new, select_by, update_by
 
 
 class SqlApprovalRepository(AbstractApprovalRepository):
@@ -26,9 +26,12 @@ class SqlApprovalRepository(AbstractApprovalRepository):
         self._sql = sql
         self._track = track
 
-    async def add(self, approval: Approval) -> None:
+    async def add(self, approval: Approval) -> bool:
         self._track(approval)  # first: tracking stamps the saga's trace context
-        await self._sql.execute(_INSERT, _row(approval))
+        if await self._sql.fetch_one(_INSERT, _row(approval)) is None:
+            approval.events.clear()  # the booking has its approval: nothing to announce
+            return False
+        return True
 
     async def get(self, booking_id: uuid.UUID, *, for_update: bool = False) -> Approval | None:
         query = _BY_BOOKING_FOR_UPDATE if for_update else _BY_BOOKING
@@ -68,7 +71,7 @@ class SqlApprovalRepository(AbstractApprovalRepository):
         return [_approval(row) for row in rows], int(total or 0)
 
 
-_INSERT = insert_row(approvals)
+_INSERT = insert_new(approvals)
 _BY_BOOKING = select_by(approvals, "booking_id")
 _BY_BOOKING_FOR_UPDATE = select_by(approvals, "booking_id", for_update=True)
 _SAVE = update_by(approvals, "booking_id", ("status", "reason", "decided_at"))

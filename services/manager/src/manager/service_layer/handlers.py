@@ -20,17 +20,18 @@ async def created_booking(
 ) -> None:
     """CREATED_BOOKING_EVENT: a pending approval due within `timeout`, or approved at once."""
     async with uow:
-        if await uow.approvals.get(event.booking_id, for_update=True) is None:
-            approval = Approval.request(
-                event.booking_id,
-                event.customer_id,
-                event.item,
-                event.amount,
-                None if auto_approve else timeout,
-            )
-            if auto_approve:
-                approval.approve()
-            await uow.approvals.add(approval)
+        approval = Approval.request(
+            event.booking_id,
+            event.customer_id,
+            event.item,
+            event.amount,
+            None if auto_approve else timeout,
+        )
+        if auto_approve:
+            approval.approve()
+        # The booking id is the natural key: a second CREATED event for the booking (a
+        # republish with a new event id, which the inbox lets through) adds nothing.
+        await uow.approvals.add(approval)
         await uow.commit()  # also when it existed: the inbox row marks the event as seen
 
 

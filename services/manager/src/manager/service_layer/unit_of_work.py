@@ -23,7 +23,9 @@ class AbstractApprovalRepository(abc.ABC):
     """Approvals by booking id; `for_update` locks the row until the transaction ends."""
 
     @abc.abstractmethod
-    async def add(self, approval: Approval) -> None: ...
+    async def add(self, approval: Approval) -> bool:
+        """Store a new approval, unless its booking has one already: False then (nothing
+        stored, the new approval's events dropped)."""
 
     @abc.abstractmethod
     async def get(self, booking_id: uuid.UUID, *, for_update: bool = False) -> Approval | None: ...

@@ -22,7 +22,7 @@ from payment.service_layer.unit_of_work import (
     PaymentFilter,
 )
 from sagakit.domain import Aggregate
-from sagakit.sql import Query, Sql, due_for_update, insert_row, select_by, update_by
+from sagakit.sql import Query, Sql, due_for_update, insert_new, select_by, update_by
 
 
 class SqlCustomerRepository(AbstractCustomerRepository):
@@ -70,9 +70,12 @@ class SqlPaymentRepository(AbstractPaymentRepository):
         self._sql = sql
         self._track = track
 
-    async def add(self, payment: Payment) -> None:
+    async def add(self, payment: Payment) -> bool:
         self._track(payment)  # first: tracking stamps the saga's trace context
-        await self._sql.execute(_INSERT_PAYMENT, _row(payment))
+        if await self._sql.fetch_one(_INSERT_PAYMENT, _row(payment)) is None:
+            payment.events.clear()  # the booking has its payment: nothing to announce
+            return False
+        return True
 
     async def get(self, booking_id: uuid.UUID, *, for_update: bool = False) -> Payment | None:
         query = _PAYMENT_FOR_UPDATE if for_update else _PAYMENT
@@ -110,7 +113,7 @@ class SqlPaymentRepository(AbstractPaymentRepository):
         return [_payment(row) for row in rows], int(total or 0)
 
 
-_INSERT_PAYMENT = insert_row(payments)
+_INSERT_PAYMENT = insert_new(payments)
 _PAYMENT = select_by(payments, "booking_id")
 _PAYMENT_FOR_UPDATE = select_by(payments, "booking_id", for_update=True)
 _SAVE_PAYMENT = update_by(payments, "booking_id", ("status", "settled_at"))

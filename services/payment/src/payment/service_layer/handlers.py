@@ -40,16 +40,12 @@ async def billed_booking(
 ) -> None:
     """BILLED_BOOKING_EVENT: open the booking's payment request, due within `timeout`."""
     async with uow:
-        if await uow.payments.get(event.booking_id) is None:
-            payment = Payment.open(
-                event.booking_id,
-                event.bill_id,
-                event.customer_id,
-                event.item,
-                event.amount,
-                timeout,
-            )
-            await uow.payments.add(payment)
+        payment = Payment.open(
+            event.booking_id, event.bill_id, event.customer_id, event.item, event.amount, timeout
+        )
+        # The booking id is the natural key: a second BILLED event for the booking (a
+        # republish with a new event id, which the inbox lets through) adds nothing.
+        await uow.payments.add(payment)
         await uow.commit()  # also when nothing changed: the inbox row marks the event as seen
 
 

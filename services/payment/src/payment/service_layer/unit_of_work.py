@@ -34,7 +34,9 @@ class AbstractPaymentRepository(abc.ABC):
     """Payments by booking id; `for_update` locks the row until the transaction ends."""
 
     @abc.abstractmethod
-    async def add(self, payment: Payment) -> None: ...
+    async def add(self, payment: Payment) -> bool:
+        """Store a new payment request, unless its booking has one already: False then
+        (nothing stored, the new payment's events dropped)."""
 
     @abc.abstractmethod
     async def get(self, booking_id: uuid.UUID, *, for_update: bool = False) -> Payment | None: ...
