@@ -3,12 +3,13 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from psycopg.pq import TransactionStatus
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
 from payment.adapters.orm import customers, messaging, metadata, payments
 from payment.domain.commands import SetCredit, SubmitPayment
-from payment.domain.model import Payment, PaymentStatus
+from payment.domain.model import Customer, Payment, PaymentStatus
 from payment.service_layer import handlers
 from sagakit.events import BilledBooking, Envelope
 from sagakit.testing import DATABASE_PREFIX, check_migrations, count_rows
@@ -97,6 +98,33 @@ async def test_a_second_bill_with_a_new_event_id_opens_nothing_more(engine, new_
     assert stored is not None and stored.customer_id == event.customer_id
     assert await count_rows(engine, payments, booking_id=event.booking_id) == 1
     assert await count_rows(engine, messaging.inbox, event_id=republished.event_id) == 1
+
+
+async def test_a_single_statement_block_opens_no_transaction(engine, new_uow) -> None:
+    alice = Customer.new(customer_id())
+    alice.set_credit(Decimal("5.00"))
+    async with new_uow().single() as uow:
+        await uow.customers.save(alice)
+        # No BEGIN was sent: nothing is open, and the row is there for everyone already.
+        assert uow.sql.connection.info.transaction_status == TransactionStatus.IDLE
+        assert await count_rows(engine, customers, customer_id=alice.customer_id) == 1
+        await uow.commit()  # nothing left to commit: no round trip
+    async with new_uow() as uow:  # the pooled connection opens transactions again
+        assert await uow.customers.get(alice.customer_id, for_update=True) == alice
+        assert uow.sql.connection.info.transaction_status == TransactionStatus.INTRANS
+        await uow.commit()
+
+
+async def test_a_single_statement_block_refuses_to_store_an_event(engine, new_uow) -> None:
+    payment = Payment.open(
+        uuid.uuid4(), uuid.uuid4(), customer_id(), "Room", Decimal("5.00"), TIMEOUT
+    )
+    payment.settle(None)  # raises INSUFFICIENT_FUND_EVENT
+    with pytest.raises(RuntimeError, match="single"):
+        async with new_uow().single() as uow:
+            uow.track(payment)
+            await uow.commit()
+    assert await count_rows(engine, messaging.outbox, booking_id=payment.booking_id) == 0
 
 
 async def test_set_credit_upserts_and_replaces_the_stored_credit(engine, new_uow) -> None:

@@ -92,7 +92,7 @@ class SqlUnitOfWork(AbstractUnitOfWork):
         else:
             # No BEGIN of our own: psycopg sends it with the first statement.
             self.connection, self.sql = await open_connection(self._engine)
-            if self.read_only:  # each query alone: no BEGIN, no ROLLBACK round trips
+            if self.read_only or self.one_statement:  # no BEGIN, COMMIT or ROLLBACK
                 await self.sql.connection.set_autocommit(True)
         self._open_repositories(self.connection)
 
@@ -189,7 +189,7 @@ class SqlUnitOfWork(AbstractUnitOfWork):
             self._batch = None  # the batch's owner rolls back and releases
             return
         try:
-            if self.read_only:
+            if self.read_only or self.one_statement:
                 await self.sql.connection.set_autocommit(False)
         finally:
             await release(self.connection, self.sql)

@@ -46,6 +46,7 @@ class AbstractUnitOfWork(abc.ABC):
         self.causation: Envelope | None = None
         self.consumer = ""
         self.read_only = False
+        self.one_statement = False
         self.claim: Claim | None = None
 
     def handling(self, envelope: Envelope, consumer: str) -> Self:
@@ -64,6 +65,16 @@ class AbstractUnitOfWork(abc.ABC):
         is all READ COMMITTED gives anyway, and saves the BEGIN and ROLLBACK round trips.
         """
         self.read_only = True
+        return self
+
+    def single(self) -> Self:
+        """Bind the unit of work to a block that writes with one statement and raises no
+        event (an upsert whose result does not depend on what is stored).
+
+        No transaction is opened: the statement is atomic by itself, and the BEGIN and
+        COMMIT round trips are saved. `commit()` refuses events or an idempotency key.
+        """
+        self.one_statement = True
         return self
 
     def batch(self) -> Any:
@@ -116,6 +127,7 @@ class AbstractUnitOfWork(abc.ABC):
         self.causation = None
         self.consumer = ""
         self.read_only = False
+        self.one_statement = False
         self.claim = None
 
     async def record_only(self) -> None:
@@ -138,6 +150,8 @@ class AbstractUnitOfWork(abc.ABC):
         """Commit the state change together with the events it raised."""
         if self.read_only:
             raise RuntimeError("a unit of work entered with reading() cannot commit")
+        if self.one_statement and (self.claim is not None or any(a.events for a in self.seen)):
+            raise RuntimeError("a unit of work entered with single() stores no event or key")
         causation_id = self.causation.event_id if self.causation else None
         outgoing = [
             (Envelope.wrap(event, self.producer, causation_id), aggregate)

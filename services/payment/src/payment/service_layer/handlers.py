@@ -55,7 +55,7 @@ async def set_credit(cmd: SetCredit, uow: PaymentUnitOfWork) -> Customer:
     # `save` is an upsert, so two first-time calls for one customer both succeed.
     customer = Customer.new(cmd.customer_id)
     customer.set_credit(cmd.amount)
-    async with uow:
+    async with uow.single():  # one upsert, no event: no transaction of its own
         await uow.customers.save(customer)
         await uow.commit()
     return customer
