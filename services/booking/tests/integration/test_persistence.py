@@ -90,14 +90,14 @@ async def test_a_read_opens_no_transaction_and_cannot_commit(engine, new_uow) ->
     booking = await handlers.create_booking(command, new_uow())
     async with new_uow().reading() as uow:
         assert (await uow.bookings.get(booking.id)) is not None
-        raw = (await uow.connection.get_raw_connection()).driver_connection
+        raw = uow.sql.connection
         assert raw.autocommit  # no BEGIN before the query, no ROLLBACK after it
         assert raw.info.transaction_status == TransactionStatus.IDLE
         with pytest.raises(RuntimeError, match="cannot commit"):
             await uow.commit()
     async with new_uow() as uow:  # the next use of the unit of work writes again
         await uow.bookings.get(booking.id)
-        raw = (await uow.connection.get_raw_connection()).driver_connection
+        raw = uow.sql.connection
         assert raw.info.transaction_status == TransactionStatus.INTRANS
 
 

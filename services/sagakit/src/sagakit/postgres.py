@@ -1,8 +1,8 @@
 """The unit of work on Postgres: state change, outbox rows and inbox row commit together.
 
-The statements of the hot path (inbox, outbox, idempotency keys) are compiled once and
-run on the transaction's psycopg connection (sagakit.sql); the SQLAlchemy connection
-around it stays for repositories that build statements per call. A unit of work can
+Every statement (inbox, outbox, idempotency keys, the repositories') runs on the
+transaction's psycopg connection (sagakit.sql), checked out of SQLAlchemy's pool
+(sagakit.transactions). A unit of work can
 also join a `Batch`: the handlers of several incoming events then share one
 transaction, one outbox insert and one commit (sagakit.consumer's batch path).
 """
@@ -15,7 +15,8 @@ from typing import Self
 
 from sqlalchemy import JSON, Uuid, bindparam, column, text
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import PoolProxiedConnection
 
 from sagakit.domain import Aggregate
 from sagakit.events import Envelope
@@ -38,7 +39,7 @@ from sagakit.uow import AbstractUnitOfWork, AlreadyProcessed
 class SqlUnitOfWork(AbstractUnitOfWork):
     """Postgres implementation; services subclass it to open their repositories."""
 
-    connection: AsyncConnection
+    connection: PoolProxiedConnection
 
     def __init__(
         self,
@@ -94,10 +95,10 @@ class SqlUnitOfWork(AbstractUnitOfWork):
             self.connection, self.sql = await open_connection(self._engine)
             if self.read_only or self.one_statement:  # no BEGIN, COMMIT or ROLLBACK
                 await self.sql.connection.set_autocommit(True)
-        self._open_repositories(self.connection)
+        self._open_repositories()
 
-    def _open_repositories(self, connection: AsyncConnection) -> None:
-        """Subclasses create their repositories on the transaction's connection."""
+    def _open_repositories(self) -> None:
+        """Subclasses create their repositories on the transaction's connection (`sql`)."""
 
     async def record_only(self) -> None:
         """The inbox insert (with what `_record_inbox` writes in the same statement) is
@@ -114,7 +115,7 @@ class SqlUnitOfWork(AbstractUnitOfWork):
         try:
             await self.sql.connection.set_autocommit(True)
             try:
-                self._open_repositories(self.connection)
+                self._open_repositories()
                 fresh = await self._record_inbox(consumer, causation)
             finally:
                 await self.sql.connection.set_autocommit(False)

@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import Column, Integer, MetaData, Table, Uuid, select, text
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sagakit.db import create_engine
 from sagakit.domain import Aggregate
@@ -45,8 +45,7 @@ notes = Table(
 
 
 class NotesUnitOfWork(SqlUnitOfWork):
-    def _open_repositories(self, connection: AsyncConnection) -> None:
-        self.conn = connection
+    """Writes notes with one-off statements on `sql` (no repository)."""
 
 
 @dataclass(kw_only=True)
@@ -86,7 +85,7 @@ def make_handlers(behaviour: Behaviour) -> dict[EventType, Callable[..., Awaitab
         async with uow:
             behaviour.transactions.append(int(await uow.sql.scalar(_TXID) or 0))
             statement = insert(notes).values(booking_id=event.booking_id, seen=1)
-            await uow.conn.execute(
+            await uow.sql.execute(
                 statement.on_conflict_do_update(
                     index_elements=["booking_id"], set_={"seen": notes.c.seen + 1}
                 )

@@ -2,8 +2,6 @@
 
 from datetime import UTC, datetime
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from booking.adapters.journal import SqlJournalRepository
 from booking.adapters.repository import SqlBookingRepository
 from booking.domain.timeline import JournalEntry
@@ -19,7 +17,7 @@ class SqlBookingUnitOfWork(SqlUnitOfWork, BookingUnitOfWork):
 
     journal: SqlJournalRepository
 
-    def _open_repositories(self, connection: AsyncConnection) -> None:
+    def _open_repositories(self) -> None:
         self.bookings = SqlBookingRepository(self.sql, self.track, self.after_commit)
         self.journal = SqlJournalRepository(self.sql, self.after_commit)
 

@@ -1,7 +1,5 @@
 """The manager unit of work on Postgres."""
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from manager.adapters.repository import SqlApprovalRepository
 from manager.service_layer.unit_of_work import ManagerUnitOfWork
 from sagakit.postgres import SqlUnitOfWork
@@ -10,5 +8,5 @@ from sagakit.postgres import SqlUnitOfWork
 class SqlManagerUnitOfWork(SqlUnitOfWork, ManagerUnitOfWork):
     """Opens the approval repository on the transaction's psycopg connection (sagakit.sql)."""
 
-    def _open_repositories(self, connection: AsyncConnection) -> None:
+    def _open_repositories(self) -> None:
         self.approvals = SqlApprovalRepository(self.sql, self.track)
