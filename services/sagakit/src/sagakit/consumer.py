@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -99,15 +100,15 @@ class EventConsumer:
         batch = opener.batch()
         if batch is None or any(p.event is None for p in parsed):
             return None
-        outcomes: list[Outcome] = []
-        timings: list[float] = []
+        outcomes: list[Outcome] = [Outcome.HANDLED] * len(parsed)
+        timings = [0.0] * len(parsed)
         try:
             async with batch:
-                for delivery, one in zip(deliveries, parsed, strict=True):
+                for i in _lock_order(parsed):
                     started = time.perf_counter()
-                    with self._scope(delivery, one):
-                        outcomes.append(await self._handle_joined(batch, one, handler))
-                    timings.append(time.perf_counter() - started)
+                    with self._scope(deliveries[i], parsed[i]):
+                        outcomes[i] = await self._handle_joined(batch, parsed[i], handler)
+                    timings[i] = time.perf_counter() - started
                 await batch.commit()
         except Exception as exc:
             log.warning("batch of %d rolled back, handling one by one: %r", len(deliveries), exc)
@@ -251,3 +252,18 @@ class EventConsumer:
             )
         )
         log.error("dead-lettered message from %s: %s", delivery.origin, error)
+
+
+def _lock_order(parsed: list[Parsed]) -> list[int]:
+    """The order a batch is handled in: by booking id, and as delivered for one booking.
+
+    The handlers lock their booking's rows. Batches of different streams run at once, and
+    two that took two bookings in opposite orders deadlocked: Postgres found it after
+    `deadlock_timeout` (1 s) and rolled one back, which then went one by one. Taken in
+    one global order, a batch waits for the other instead."""
+    return sorted(range(len(parsed)), key=lambda i: _booking_of(parsed[i]))
+
+
+def _booking_of(parsed: Parsed) -> uuid.UUID:
+    assert parsed.envelope is not None  # handle_batch takes only parsed envelopes
+    return parsed.envelope.booking_id

@@ -69,6 +69,8 @@ class Behaviour:
         self.hold: asyncio.Event | None = None  # set: handlers wait for it (a slow handler)
         self.entered = asyncio.Event()
         self.transactions: list[int] = []  # txid_current() of each handling that wrote
+        # Awaited after each handler's write, its row still locked (set: a test's pause).
+        self.after_write: Callable[[SagaEvent, int], Awaitable[None]] | None = None
 
     def count(self, name: str) -> None:
         self.calls[name] = self.calls.get(name, 0) + 1
@@ -83,13 +85,16 @@ def make_handlers(behaviour: Behaviour) -> dict[EventType, Callable[..., Awaitab
         if event.booking_id in behaviour.poisoned:
             raise RuntimeError(f"poisoned {event.booking_id}")
         async with uow:
-            behaviour.transactions.append(int(await uow.sql.scalar(_TXID) or 0))
+            txid = int(await uow.sql.scalar(_TXID) or 0)
+            behaviour.transactions.append(txid)
             statement = insert(notes).values(booking_id=event.booking_id, seen=1)
             await uow.sql.execute(
                 statement.on_conflict_do_update(
                     index_elements=["booking_id"], set_={"seen": notes.c.seen + 1}
                 )
             )
+            if behaviour.after_write is not None:
+                await behaviour.after_write(event, txid)
             await uow.commit()
 
     return {EventType.CREATED_BOOKING_EVENT: note, EventType.REJECTED_BOOKING_EVENT: note}

@@ -2,11 +2,13 @@
 one XACK; a poison entry is dead-lettered alone; a duplicate inside a batch is handled once."""
 
 import asyncio
+import contextlib
 import uuid
+from decimal import Decimal
 
 from redis.asyncio import Redis
 
-from sagakit.events import Envelope, RejectedBooking
+from sagakit.events import CreatedBooking, Envelope, RejectedBooking
 from sagakit.settings import Transport
 from sagakit.testing import eventually, wire
 
@@ -61,6 +63,44 @@ async def test_a_poison_entry_is_dead_lettered_alone(redis, start_runtime, seen,
     assert await seen(poison.booking_id) == 0
     assert await all_seen(seen, healthy)  # committed once each, not again after the retries
     assert await eventually(lambda: _zero(pending(redis, stream)))
+
+
+async def test_batches_of_two_streams_lock_their_bookings_in_one_order(
+    redis, start_runtime, seen, behaviour
+) -> None:
+    # One batch per stream, the same two bookings in opposite orders. Each batch's first
+    # write waits (its row locked) until the other batch has written too, or 1 s: taken
+    # as delivered, each then needs the row the other holds, a deadlock Postgres breaks
+    # by rolling one batch back. Taken by booking id, the second batch waits on the
+    # first booking's lock instead, and both batches commit as they are. (No claim of
+    # the entries left pending meanwhile: that would handle them a second way.)
+    runtime = await start_runtime(claim_idle_ms=10_000)
+    low, high = sorted([uuid.uuid4(), uuid.uuid4()])
+    first_writes: set[int] = set()
+    both = asyncio.Event()
+
+    async def meet(event: object, txid: int) -> None:
+        if txid not in first_writes:
+            first_writes.add(txid)
+            if len(first_writes) == 2:
+                both.set()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(both.wait(), 1.0)
+
+    behaviour.after_write = meet
+    created = [_created(low), _created(high)]
+    reversed_ = [rejected(high), rejected(low)]
+    await asyncio.gather(
+        add_at_once(redis, runtime.bus.name("CREATED_BOOKING_EVENT"), created),
+        add_at_once(redis, runtime.bus.name("REJECTED_BOOKING_EVENT"), reversed_),
+    )
+    assert await eventually(lambda: all_seen(seen, created + reversed_, times=2))
+    assert len(set(behaviour.transactions)) == 2  # two batches, none rolled back and retried
+
+
+def _created(booking_id: uuid.UUID) -> Envelope:
+    event = CreatedBooking(booking_id=booking_id, customer_id="c", item="i", amount=Decimal("1"))
+    return Envelope.wrap(event, "booking", causation_id=None)
 
 
 async def test_a_duplicate_inside_a_batch_is_handled_once(
