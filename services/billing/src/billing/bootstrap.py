@@ -3,7 +3,7 @@
 from billing.adapters.orm import messaging
 from billing.adapters.unit_of_work import SqlBillingUnitOfWork
 from billing.config import Settings
-from billing.service_layer.handlers import EVENT_HANDLERS
+from billing.service_layer.handlers import BACKGROUND, EVENT_HANDLERS
 from sagakit.events import EventType
 from sagakit.runtime import ServiceRuntime
 from sagakit.spec import ServiceSpec
@@ -15,6 +15,7 @@ SPEC = ServiceSpec(
     unit_of_work=SqlBillingUnitOfWork,
     publishes=(EventType.BILLED_BOOKING_EVENT,),
     handlers=EVENT_HANDLERS,
+    background=BACKGROUND,
 )
 
 

@@ -4,6 +4,7 @@ from decimal import Decimal
 
 import pytest
 
+from billing.bootstrap import SPEC
 from billing.domain.model import Bill, BillStatus
 from billing.service_layer import handlers, views
 from billing.service_layer.unit_of_work import BillFilter
@@ -156,3 +157,8 @@ async def test_an_expired_payment_cancels_the_bill_and_publishes_nothing(uow) ->
     late = payment(bill.booking_id)  # a payment can no longer arrive; if it did: no change
     await handlers.paid_booking(late, uow.handling(delivered(late, "payment"), "billing"))
     assert bill.status is BillStatus.CANCELLED
+
+
+def test_the_approval_that_issues_the_bill_is_never_read_in_the_background() -> None:
+    assert EventType.APPROVED_BOOKING_EVENT not in SPEC.background
+    assert SPEC.background == SPEC.handlers.keys() - {EventType.APPROVED_BOOKING_EVENT}

@@ -5,7 +5,7 @@ from booking.adapters.saga_metrics import sample_running_sagas
 from booking.adapters.stuck import find_stuck
 from booking.adapters.unit_of_work import SqlBookingUnitOfWork
 from booking.config import Settings
-from booking.service_layer.handlers import EVENT_HANDLERS
+from booking.service_layer.handlers import BACKGROUND, EVENT_HANDLERS
 from sagakit.events import EventType
 from sagakit.retention import Expiry
 from sagakit.runtime import ServiceRuntime
@@ -24,6 +24,7 @@ def bootstrap(settings: Settings | None = None) -> ServiceRuntime:
         unit_of_work=SqlBookingUnitOfWork,
         publishes=(EventType.CREATED_BOOKING_EVENT,),
         handlers=EVENT_HANDLERS,
+        background=BACKGROUND,
         sampler=sample_running_sagas,
         expiring=(
             Expiry(saga_journal, "recorded_at", resolved.journal_retention_days),

@@ -159,3 +159,12 @@ async def test_the_timeline_view_tells_the_saga_so_far(uow) -> None:
 
 def test_booking_listens_to_every_saga_event() -> None:
     assert set(handlers.EVENT_HANDLERS) == set(EventType)
+
+
+def test_only_the_events_journaled_alone_are_read_in_the_background() -> None:
+    # Read up to BACKGROUND_LINGER_MS late: never what changes the booking's status.
+    assert {
+        EventType.CREATED_BOOKING_EVENT,
+        EventType.BILLED_BOOKING_EVENT,
+        EventType.PAID_BOOKING_EVENT,
+    } == handlers.BACKGROUND

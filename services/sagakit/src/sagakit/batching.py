@@ -6,7 +6,9 @@ bounded queue; one worker takes the first that waits and whatever else has arriv
 one by one under the Pub/Sub policy when the batch fails. Idle, a batch is one message
 and costs what it cost before; under load batches grow and the per-message costs
 (transaction, commit) are shared. A full queue makes the subscriber wait, so the
-backlog stays in Redis' output buffer instead of growing here.
+backlog stays in Redis' output buffer instead of growing here. For background events
+(`linger`: what no saga step waits for) the worker pauses after each batch, so under
+load the next one is larger.
 """
 
 from __future__ import annotations
@@ -26,10 +28,13 @@ log = logging.getLogger(__name__)
 class ChannelBatcher:
     """One channel's queue and the worker that handles it in batches."""
 
-    def __init__(self, consumer: EventConsumer, handler: Handler, size: int) -> None:
+    def __init__(
+        self, consumer: EventConsumer, handler: Handler, size: int, linger: float = 0.0
+    ) -> None:
         self._consumer = consumer
         self._handler = handler
         self._size = size
+        self._linger = linger  # > 0: background events, a batch gathers this long
         self._queue: asyncio.Queue[Delivery] = asyncio.Queue(maxsize=size * 2)
         self._worker: asyncio.Task[None] | None = None
 
@@ -61,6 +66,8 @@ class ChannelBatcher:
             finally:
                 for _ in batch:
                     self._queue.task_done()
+            if self._linger > 0:  # background events: the next batch gathers meanwhile
+                await asyncio.sleep(self._linger)
 
     async def _handle(self, batch: list[Delivery]) -> None:
         if len(batch) > 1 and await self._consumer.handle_batch(batch, self._handler):

@@ -9,6 +9,10 @@ trip per XACK. Here the ids handled are acked in the same round trip as the next
 XACK first, then XREADGROUP, in one pipeline. An ack sent later than the commit is safe:
 until it lands the entry stays pending, and a redelivery is a duplicate the inbox skips.
 
+Background events (`linger` > 0: what no saga step waits for) are read at most every
+`linger` seconds: after a batch the reader pauses, so under load the next read takes what
+arrived meanwhile as one batch (one transaction) instead of one or two events at a time.
+
 It behaves as the watchdog expects of a subscriber (sagakit.watchdog): when Redis forgot
 the group (NOGROUP) the reader stops, `running` turns false, and `start()` resumes it once
 the group exists again. While Redis is out of reach it keeps trying, with a backoff of up
@@ -110,10 +114,12 @@ class StreamReader(ReadLoop):
         count: int,
         block_ms: int,
         handle: BatchHandler,
+        linger: float = 0.0,
     ) -> None:
         super().__init__(f"StreamReader({stream!r}, group={group!r})")
         self.stream, self.group, self.consumer = stream, group, consumer
         self._redis, self._count, self._block_ms, self._handle = redis, count, block_ms, handle
+        self._linger = linger
 
     async def _run(self) -> None:
         acks: list[str] = []
@@ -131,12 +137,25 @@ class StreamReader(ReadLoop):
                 acks, pause = [], 0.05
                 if entries:
                     acks = await self._handle_safely(entries)
+                    await self._wait_for_more()
         finally:
             if acks:  # the last batch's, or those of a read cancelled in flight (idempotent)
                 try:
                     await self._redis.xack(self.stream, self.group, *acks)
                 except Exception as exc:  # pending still: claimed again, deduped by the inbox
                     log.warning("%s could not ack %d entries: %r", self, len(acks), exc)
+
+    async def _wait_for_more(self) -> None:
+        """Background events: let the next batch gather for `linger` seconds. Nothing is
+        in hand meanwhile (the acks go with the next read, or on the way out), so a stop
+        cancels the wait."""
+        if self._linger <= 0 or self._stopping:
+            return
+        self._reading = True
+        try:
+            await asyncio.sleep(self._linger)
+        finally:
+            self._reading = False
 
     async def _read(self, acks: list[str]) -> list[Delivery]:
         self._reading = True

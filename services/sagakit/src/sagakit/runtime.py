@@ -96,8 +96,10 @@ class ServiceRuntime:
             outage_seconds=settings.outage_window_seconds(),
         )
         self.bus.declare_publishers(spec.publishes)
+        unhurried = settings.background_linger_ms / 1000
         for event_type, handler in spec.handlers.items():
-            self.bus.subscribe(event_type, self.consumer, handler)
+            linger = unhurried if event_type in spec.background else 0.0
+            self.bus.subscribe(event_type, self.consumer, handler, linger=linger)
         self.recovery = Recovery(
             spec, settings, self.bus, self.redis, self.relay, self.authenticity, self.engine
         )

@@ -70,6 +70,14 @@ class ServiceSettings(BaseSettings):
         description="Events handled in one transaction: entries per XREADGROUP (streams), "
         "messages that arrived meanwhile (Pub/Sub).",
     )
+    background_linger_ms: int = Field(
+        default=250,
+        ge=0,
+        le=5000,
+        description="Events no saga step waits for (a service's `background` events: the "
+        "booking journal's, billing's bookkeeping) are read at most this often, so what "
+        "arrived meanwhile is handled as one batch. 0: as soon as they arrive.",
+    )
     stream_maxlen: int = Field(default=100_000, ge=1000)
     consumer_watch_seconds: float = Field(
         default=2.0, gt=0, description="How often stopped event subscribers are looked for."

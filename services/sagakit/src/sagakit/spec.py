@@ -43,6 +43,9 @@ class ServiceSpec:
     unit_of_work: UnitOfWorkFactory
     publishes: tuple[EventType, ...]
     handlers: Mapping[EventType, Handler] = field(default_factory=dict)
+    # Handled events no saga step waits for (journal entries, bookkeeping): read in
+    # larger batches, `background_linger_ms` apart, for fewer transactions per event.
+    background: frozenset[EventType] = frozenset()
     sampler: Sampler | None = None
     # The Alembic script location ("booking:migrations"); the schema gate compares the
     # database with its head. None: no gate.
@@ -57,3 +60,9 @@ class ServiceSpec:
     # Finds the sagas that stopped moving (booking's; sagakit.reconcile). None: this
     # service only answers reconcile requests.
     stuck: StuckFinder | None = None
+
+    def __post_init__(self) -> None:
+        unhandled = self.background - self.handlers.keys()
+        if unhandled:
+            names = ", ".join(sorted(unhandled))
+            raise ValueError(f"background events must be handled here: {names} is not")

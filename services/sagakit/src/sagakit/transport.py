@@ -174,15 +174,26 @@ class EventBus:
         for message in messages:
             metrics.EVENTS_PUBLISHED.labels(self.settings.service_name, message.event_type).inc()
 
-    def subscribe(self, event_type: EventType, consumer: EventConsumer, handler: Handler) -> None:
-        """Deliver one event type to a handler under the consumer's delivery policy."""
+    def subscribe(
+        self,
+        event_type: EventType,
+        consumer: EventConsumer,
+        handler: Handler,
+        *,
+        linger: float = 0.0,
+    ) -> None:
+        """Deliver one event type to a handler under the consumer's delivery policy.
+
+        `linger` > 0: nothing waits for these events, so after each batch the reader
+        waits that many seconds and then takes what arrived meanwhile as the next batch.
+        """
         if self.transport is Transport.STREAMS:
-            self._subscribe_stream(event_type, consumer, handler)
+            self._subscribe_stream(event_type, consumer, handler, linger)
         else:
-            self._subscribe_channel(event_type, consumer, handler)
+            self._subscribe_channel(event_type, consumer, handler, linger)
 
     def _subscribe_stream(
-        self, event_type: EventType, consumer: EventConsumer, handler: Handler
+        self, event_type: EventType, consumer: EventConsumer, handler: Handler, linger: float
     ) -> None:
         settings = self.settings
         self._groups.append((self.name(event_type), consumer.group))
@@ -211,6 +222,7 @@ class EventBus:
                 count=settings.consume_batch_size,
                 block_ms=settings.poll_interval_ms,
                 handle=on_batch,
+                linger=linger,
             )
         )
 
@@ -243,9 +255,10 @@ class EventBus:
         return self.broker.context.get_local("message")
 
     def _subscribe_channel(
-        self, event_type: EventType, consumer: EventConsumer, handler: Handler
+        self, event_type: EventType, consumer: EventConsumer, handler: Handler, linger: float
     ) -> None:
-        batcher = ChannelBatcher(consumer, handler, self.settings.consume_batch_size)
+        size = self.settings.consume_batch_size
+        batcher = ChannelBatcher(consumer, handler, size, linger=linger)
         self._batchers.append(batcher)
         name = self.name(event_type)
         poll = self.settings.poll_interval_ms / 1000

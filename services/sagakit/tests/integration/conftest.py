@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 import pytest
@@ -186,7 +186,9 @@ async def start_runtime(
     prefix = unique_prefix()
 
     async def start(
-        transport: Transport = Transport.STREAMS, **overrides: object
+        transport: Transport = Transport.STREAMS,
+        background: frozenset[EventType] = frozenset(),
+        **overrides: object,
     ) -> ServiceRuntime:
         fast: dict[str, object] = {
             "max_deliveries": 3,
@@ -203,7 +205,7 @@ async def start_runtime(
             event_prefix=prefix,
             **{**servers, **fast, **overrides},
         )
-        runtime = ServiceRuntime(notes_spec, settings)
+        runtime = ServiceRuntime(replace(notes_spec, background=background), settings)
         await runtime.start()
         started.append(runtime)
         return runtime

@@ -6,9 +6,10 @@ import contextlib
 import uuid
 from decimal import Decimal
 
+import pytest
 from redis.asyncio import Redis
 
-from sagakit.events import CreatedBooking, Envelope, RejectedBooking
+from sagakit.events import CreatedBooking, Envelope, EventType, RejectedBooking
 from sagakit.settings import Transport
 from sagakit.testing import eventually, wire
 
@@ -161,3 +162,28 @@ async def test_pubsub_handles_what_arrived_meanwhile_as_one_batch(
     assert await eventually(lambda: all_seen(seen, envelopes))
     alone, *together = behaviour.transactions
     assert len(together) == 7 and len(set(together)) == 1 and alone not in together
+
+
+@pytest.mark.parametrize("transport", [Transport.STREAMS, Transport.PUBSUB])
+async def test_background_events_arriving_during_the_linger_commit_as_one_batch(
+    redis, start_runtime, seen, behaviour, transport
+) -> None:
+    background = frozenset({EventType.REJECTED_BOOKING_EVENT})
+    runtime = await start_runtime(transport, background=background, background_linger_ms=400)
+    name = runtime.bus.name("REJECTED_BOOKING_EVENT")
+
+    async def send(envelope: Envelope) -> None:
+        if transport is Transport.STREAMS:
+            await redis.xadd(name, {"__data__": wire(envelope)})
+        else:
+            assert await redis.publish(name, wire(envelope)) == 1
+
+    first, *rest = envelopes = [rejected() for _ in range(5)]
+    await send(first)  # handled at once: the reader pauses after a batch, not before
+    assert await eventually(lambda: all_seen(seen, [first]))
+    for envelope in rest:  # apart: without the pause, each would be a batch of its own
+        await send(envelope)
+        await asyncio.sleep(0.02)
+    assert await eventually(lambda: all_seen(seen, envelopes))
+    alone, *together = behaviour.transactions
+    assert len(together) == 4 and len(set(together)) == 1 and alone not in together

@@ -102,6 +102,23 @@ async def test_a_blocked_read_is_cancelled_at_once_on_stop(redis: Redis, stream:
     assert not reader.running
 
 
+async def test_a_stop_during_the_background_pause_ends_it_and_acks_the_batch(
+    redis: Redis, stream: str
+) -> None:
+    handle = Recorder()
+    reader = StreamReader(
+        redis, stream, GROUP, "c1", count=10, block_ms=100, handle=handle, linger=60.0
+    )
+    await reader.start()
+    await redis.xadd(stream, {"__data__": b'"x"'})
+    await asyncio.wait_for(handle.entered.wait(), 10)
+    await asyncio.sleep(0.1)  # handled; pausing for a minute, its ack not sent yet
+    assert len(await pending(redis, stream)) == 1
+    await asyncio.wait_for(reader.stop(timeout=30), 5)  # not a minute
+    assert await pending(redis, stream) == []  # acked on the way out
+    assert not reader.running
+
+
 async def test_a_lost_group_stops_the_reader_until_started_again(redis: Redis, stream: str) -> None:
     handle = Recorder()
     reader = reader_on(redis, stream, handle)

@@ -63,3 +63,13 @@ EVENT_HANDLERS: dict[EventType, Handler] = {
     EventType.INSUFFICIENT_FUND_EVENT: insufficient_fund,
     EventType.PAYMENT_EXPIRED_EVENT: payment_expired,
 }
+
+BACKGROUND = frozenset(
+    {
+        EventType.PAID_BOOKING_EVENT,
+        EventType.INSUFFICIENT_FUND_EVENT,
+        EventType.PAYMENT_EXPIRED_EVENT,
+    }
+)
+"""The bill's last step: the saga's end is the booking's, nobody waits for the bill's, so
+these are read in batches (`BACKGROUND_LINGER_MS` apart)."""

@@ -101,3 +101,13 @@ EVENT_HANDLERS: dict[EventType, Handler] = {
     EventType.PAYMENT_EXPIRED_EVENT: payment_expired,
 }
 """Every saga event: those that change nothing here are still journaled for the timeline."""
+
+BACKGROUND = frozenset(
+    {
+        EventType.CREATED_BOOKING_EVENT,
+        EventType.BILLED_BOOKING_EVENT,
+        EventType.PAID_BOOKING_EVENT,
+    }
+)
+"""The events only journaled here: no step waits for them, so they are read in batches
+(`BACKGROUND_LINGER_MS` apart) and reach the timeline up to that much later."""
