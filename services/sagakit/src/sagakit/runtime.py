@@ -96,7 +96,9 @@ class ServiceRuntime:
             outage_seconds=settings.outage_window_seconds(),
         )
         self.bus.declare_publishers(spec.publishes)
-        unhurried = settings.background_linger_ms / 1000
+        # Never above a quarter of CLAIM_IDLE_MS: a handled entry whose ack waits for the
+        # next read must not look abandoned to the claim of pending entries.
+        unhurried = min(settings.background_linger_ms, settings.claim_idle_ms / 4) / 1000
         for event_type, handler in spec.handlers.items():
             linger = unhurried if event_type in spec.background else 0.0
             self.bus.subscribe(event_type, self.consumer, handler, linger=linger)

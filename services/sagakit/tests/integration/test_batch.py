@@ -169,7 +169,9 @@ async def test_background_events_arriving_during_the_linger_commit_as_one_batch(
     redis, start_runtime, seen, behaviour, transport
 ) -> None:
     background = frozenset({EventType.REJECTED_BOOKING_EVENT})
-    runtime = await start_runtime(transport, background=background, background_linger_ms=400)
+    runtime = await start_runtime(
+        transport, background=background, background_linger_ms=400, claim_idle_ms=10_000
+    )
     name = runtime.bus.name("REJECTED_BOOKING_EVENT")
 
     async def send(envelope: Envelope) -> None:
