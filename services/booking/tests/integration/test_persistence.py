@@ -1,5 +1,5 @@
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -11,6 +11,7 @@ from booking.domain.commands import CreateBooking
 from booking.domain.model import Booking, BookingStatus
 from booking.service_layer import handlers
 from sagakit.events import Envelope, PaidBooking, RejectedBooking
+from sagakit.sql import Sql
 from sagakit.testing import DATABASE_PREFIX, check_migrations, count_rows
 from sagakit.tracing import continued
 from sagakit.uow import AlreadyProcessed
@@ -123,3 +124,63 @@ async def test_a_journal_only_event_is_one_statement_without_a_transaction(engin
     with pytest.raises(AlreadyProcessed):  # a copy journals nothing more
         await handlers.paid_booking(event, new_uow().handling(envelope, "booking"))
     assert await count_rows(engine, saga_journal, event_id=envelope.event_id) == 1
+
+
+async def test_a_batch_is_admitted_and_journaled_in_one_statement(
+    engine, new_uow, monkeypatch
+) -> None:
+    command = CreateBooking(customer_id="eve", item="R", amount=Decimal("1.00"))
+    booking = await handlers.create_booking(command, new_uow())
+    created = booking.created_at
+
+    def arrival(event, producer, offset: float) -> Envelope:
+        envelope = Envelope.wrap(event, producer, causation_id=uuid.uuid4())
+        return envelope.model_copy(update={"occurred_at": created + timedelta(seconds=offset)})
+
+    rejected = RejectedBooking(booking_id=booking.id, customer_id="eve", reason="r")
+    paid = PaidBooking(
+        booking_id=booking.id, customer_id="eve", item="R", amount=1, paid_at=datetime.now(UTC)
+    )
+    earlier = arrival(paid, "payment", 1.0)  # handled before the batch
+    first, second = arrival(paid, "payment", 3.0), arrival(rejected, "manager", 7.0)
+    traces = {e.event_id: uuid.uuid4().hex for e in (earlier, first, second)}
+
+    def headers(envelope: Envelope) -> dict[str, str]:
+        return {"traceparent": f"00-{traces[envelope.event_id]}-00f067aa0ba902b7-01"}
+
+    with continued(headers(earlier)):
+        await handlers.paid_booking(paid, new_uow().handling(earlier, "booking"))
+
+    steps: list[tuple[str, float]] = []
+    monkeypatch.setattr(
+        "booking.adapters.saga_metrics.step_ended", lambda kind, s: steps.append((kind, s))
+    )
+    opener = new_uow()
+    batch = opener.batch()
+    async with batch:
+        batch.sql = counted = CountedSql(batch.sql.connection)
+        arrivals = [(e, headers(e)) for e in (second, earlier, first, second)]
+        fresh = await opener.admit(batch, "booking", arrivals)
+        await batch.commit()
+    assert fresh == {first.event_id, second.event_id}  # the earlier one and the copy: not new
+    assert counted.runs == 1
+    async with new_uow().reading() as uow:
+        journal = await uow.journal.entries(booking.id)
+    assert [(e.event_id, e.trace_id) for e in journal] == [
+        (e.event_id, traces[e.event_id]) for e in (earlier, first, second)
+    ]
+    # Each step timed from the one before it: in the journal, or earlier in the batch.
+    assert sorted(steps) == [("PAID_BOOKING_EVENT", 2.0), ("REJECTED_BOOKING_EVENT", 4.0)]
+    assert await count_rows(engine, messaging.inbox, event_id=second.event_id) == 1
+
+
+class CountedSql(Sql):
+    """Counts the statements run on the connection."""
+
+    def __init__(self, connection) -> None:
+        super().__init__(connection)
+        self.runs = 0
+
+    async def _run(self, statement, params):
+        self.runs += 1
+        return await super()._run(statement, params)

@@ -104,10 +104,16 @@ class EventConsumer:
         timings = [0.0] * len(parsed)
         try:
             async with batch:
+                arrivals = [
+                    (p.envelope, d.headers)
+                    for p, d in zip(parsed, deliveries, strict=True)
+                    if p.envelope is not None
+                ]
+                fresh = await opener.admit(batch, self.group, arrivals)
                 for i in _lock_order(parsed):
                     started = time.perf_counter()
                     with self._scope(deliveries[i], parsed[i]):
-                        outcomes[i] = await self._handle_joined(batch, parsed[i], handler)
+                        outcomes[i] = await self._handle_joined(batch, parsed[i], handler, fresh)
                     timings[i] = time.perf_counter() - started
                 await batch.commit()
         except Exception as exc:
@@ -119,14 +125,21 @@ class EventConsumer:
             self._count(one, outcome)
         return outcomes
 
-    async def _handle_joined(self, batch: object, parsed: Parsed, handler: Handler) -> Outcome:
-        assert parsed.envelope is not None and parsed.event is not None
-        uow = self._new_uow().joining(batch).handling(parsed.envelope, self.group)
-        try:
-            await handler(parsed.event, uow)
-        except AlreadyProcessed:
-            log.info("duplicate %s skipped", parsed.envelope.event_id)
+    async def _handle_joined(
+        self, batch: object, parsed: Parsed, handler: Handler, fresh: set[uuid.UUID]
+    ) -> Outcome:
+        """One handler in the batch's transaction; `fresh`: the ids the batch's inbox
+        insert found new, each taken by its first delivery (one event twice in a batch
+        is handled once)."""
+        envelope, event = parsed.envelope, parsed.event
+        assert envelope is not None and event is not None
+        if envelope.event_id not in fresh:
+            log.info("duplicate %s skipped", envelope.event_id)
             return Outcome.DUPLICATE
+        fresh.discard(envelope.event_id)
+        await handler(
+            event, self._new_uow().joining(batch).handling(envelope, self.group, admitted=True)
+        )
         return Outcome.HANDLED
 
     async def on_channel(self, delivery: Delivery, handler: Handler) -> Outcome:

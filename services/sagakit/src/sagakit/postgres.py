@@ -33,7 +33,7 @@ from sagakit.transactions import (
     open_connection,
     release,
 )
-from sagakit.uow import AbstractUnitOfWork, AlreadyProcessed
+from sagakit.uow import AbstractUnitOfWork, AlreadyProcessed, Arrival
 
 
 class SqlUnitOfWork(AbstractUnitOfWork):
@@ -68,6 +68,18 @@ class SqlUnitOfWork(AbstractUnitOfWork):
         entering opens no connection, committing stages the outbox rows in the batch."""
         self._batch = batch
         return self
+
+    async def admit(self, batch: Batch, consumer: str, arrivals: list[Arrival]) -> set[uuid.UUID]:
+        """Record a batch's events in the inbox with one statement on the batch's
+        connection; what a subclass writes with each row (`_record_inbox_many`) joins
+        the batch too, and its after-commit callbacks run when the batch commits."""
+        self.connection, self.sql = batch.connection, batch.sql
+        self._after_commit = batch.callbacks
+        self._open_repositories()
+        try:
+            return await self._record_inbox_many(consumer, _distinct(arrivals))
+        finally:
+            self._after_commit = []
 
     @property
     def trace_headers(self) -> dict[str, str]:
@@ -134,6 +146,20 @@ class SqlUnitOfWork(AbstractUnitOfWork):
             "event_type": envelope.event_type.value,
         }
         return await self.sql.fetch_one(_INBOX_QUERY, values) is not None
+
+    async def _record_inbox_many(self, consumer: str, arrivals: list[Arrival]) -> set[uuid.UUID]:
+        """`_record_inbox` for several events (distinct ids) in one statement: the new ids.
+        Subclasses that write more with the inbox row (booking's journal) override both."""
+        envelopes = [envelope for envelope, _ in arrivals]
+        if len(envelopes) == 1:
+            fresh = await self._record_inbox(consumer, envelopes[0])
+            return {envelopes[0].event_id} if fresh else set()
+        values = {
+            "consumer": consumer,
+            "event_ids": [envelope.event_id for envelope in envelopes],
+            "event_types": [envelope.event_type.value for envelope in envelopes],
+        }
+        return {row["event_id"] for row in await self.sql.fetch_all(_INBOX_MANY, values)}
 
     async def _claim_key(self, claim: Claim) -> None:
         # The INSERT waits while a transaction holding the same key is open, then either
@@ -205,6 +231,14 @@ _INBOX_QUERY = Query(
     .bindparams(bindparam("event_id", type_=Uuid))
     .columns(column("event_id", Uuid))
 )
+_INBOX_MANY = Query(
+    text(
+        "INSERT INTO inbox (consumer, event_id, event_type)"
+        " SELECT :consumer, * FROM unnest(CAST(:event_ids AS uuid[]),"
+        " CAST(:event_types AS varchar[]))"
+        " ON CONFLICT DO NOTHING RETURNING event_id"
+    ).columns(column("event_id", Uuid))
+)
 # The table is the `idempotency_keys` of `sagakit.tables.idempotency_table`.
 _KEY_INSERT = Query(
     text(
@@ -225,6 +259,14 @@ _KEY_ANSWER = Query(
     ).bindparams(bindparam("response", type_=JSON), bindparam("headers", type_=JSONB))
 )
 _KEY_DELETE = Query(text("DELETE FROM idempotency_keys WHERE scope = :scope AND key = :key"))
+
+
+def _distinct(arrivals: list[Arrival]) -> list[Arrival]:
+    """The arrivals without repeated event ids (a batch may hold one event twice)."""
+    first: dict[uuid.UUID, Arrival] = {}
+    for arrival in arrivals:
+        first.setdefault(arrival[0].event_id, arrival)
+    return list(first.values())
 
 
 def _outbox_row(envelope: Envelope, headers: dict[str, str]) -> dict[str, object]:

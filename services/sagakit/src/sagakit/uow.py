@@ -21,7 +21,8 @@ Postgres implementation is `sagakit.postgres.SqlUnitOfWork`.
 from __future__ import annotations
 
 import abc
-from collections.abc import Awaitable, Callable
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import Any, Self
 
@@ -31,6 +32,9 @@ from sagakit.idempotency import Answer, Claim
 
 Handler = Callable[[Any, Any], Awaitable[None]]
 """`async def handler(event: SomeSagaEvent, uow: ServiceUnitOfWork) -> None`."""
+
+Arrival = tuple[Envelope, Mapping[str, str]]
+"""An incoming event and the headers (trace context) it arrived with."""
 
 
 class AlreadyProcessed(Exception):
@@ -48,14 +52,18 @@ class AbstractUnitOfWork(abc.ABC):
         self.read_only = False
         self.one_statement = False
         self.claim: Claim | None = None
+        self.admitted = False
 
-    def handling(self, envelope: Envelope, consumer: str) -> Self:
+    def handling(self, envelope: Envelope, consumer: str, *, admitted: bool = False) -> Self:
         """Bind the unit of work to one incoming event; entering it dedupes via the inbox.
 
-        The binding lasts for one `async with` block.
+        `admitted`: the event's inbox row is already written in the joined batch's
+        transaction (`admit`), so entering writes none. The binding lasts for one
+        `async with` block.
         """
         self.causation = envelope
         self.consumer = consumer
+        self.admitted = admitted
         return self
 
     def reading(self) -> Self:
@@ -86,6 +94,12 @@ class AbstractUnitOfWork(abc.ABC):
         """Bind the unit of work to a `batch()` transaction for one `async with` block."""
         raise NotImplementedError(f"{type(self).__name__} does not share transactions")
 
+    async def admit(self, batch: Any, consumer: str, arrivals: list[Arrival]) -> set[uuid.UUID]:
+        """Record a batch's incoming events (each with the headers it came with) in
+        `consumer`'s inbox, in the batch's transaction and with one statement; the event
+        ids that were new. Their handlers then bind with `handling(..., admitted=True)`."""
+        raise NotImplementedError(f"{type(self).__name__} does not share transactions")
+
     def claiming(self, claim: Claim | None) -> Self:
         """Bind the unit of work to a command sent with an idempotency key (None: without).
 
@@ -108,7 +122,7 @@ class AbstractUnitOfWork(abc.ABC):
         return self
 
     async def _admit(self) -> None:
-        causation = self.causation
+        causation = None if self.admitted else self.causation  # admitted: the row is there
         if causation is not None and not await self._record_inbox(self.consumer, causation):
             raise AlreadyProcessed(str(causation.event_id))
         if self.claim is not None:
@@ -129,6 +143,7 @@ class AbstractUnitOfWork(abc.ABC):
         self.read_only = False
         self.one_statement = False
         self.claim = None
+        self.admitted = False
 
     async def record_only(self) -> None:
         """Handle the bound incoming event when it changes nothing but what entering

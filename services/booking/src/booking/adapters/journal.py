@@ -13,7 +13,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, exists, func, insert, select
+from sqlalchemy import ColumnElement, bindparam, exists, func, insert, select, text
 from sqlalchemy.dialects import postgresql
 
 from booking.adapters import saga_metrics
@@ -48,6 +48,30 @@ class SqlJournalRepository(AbstractJournalRepository):
             return False
         self._time_step(entry, row["previous"])
         return True
+
+    async def add_many_if_new(self, entries: list[JournalEntry], consumer: str) -> set[uuid.UUID]:
+        """`add_if_new` for a batch's entries (distinct event ids) in one statement: the
+        ids that were new.
+
+        The statement's reads see the journal as it was before it ran, so an entry's
+        previous step may also be an earlier entry of the same booking in this batch.
+        """
+        values: dict[str, list[Any]] = {field.name: [] for field in fields(JournalEntry)}
+        for entry in entries:
+            for name, value in _row(entry).items():
+                values[name].append(value)
+        rows = await self._sql.fetch_all(_ADD_MANY_IF_NEW, {**values, "consumer": consumer})
+        fresh = {row["event_id"]: row["previous"] for row in rows}
+        added = [entry for entry in entries if entry.event_id in fresh]
+        for entry in added:
+            earlier = [
+                other.occurred_at
+                for other in added
+                if other.booking_id == entry.booking_id and other.occurred_at < entry.occurred_at
+            ]
+            candidates = [t for t in (fresh[entry.event_id], *earlier) if t is not None]
+            self._time_step(entry, max(candidates, default=None))
+        return set(fresh)
 
     def _time_step(self, entry: JournalEntry, previous: datetime | None) -> None:
         if previous is not None:
@@ -96,6 +120,30 @@ def _add_if_new() -> Query:
         _previous().label("previous"),
     ).add_cte(journaled.cte("journaled"))
     return Query(query)
+
+
+# `_add_if_new` for many rows, given as one array per journal column. Its reads see the
+# journal as it was before the statement (data-modifying CTEs are not visible to them).
+_ADD_MANY_IF_NEW = Query(
+    text(
+        "WITH arrived AS (SELECT * FROM unnest(CAST(:event_id AS uuid[]),"
+        " CAST(:booking_id AS uuid[]), CAST(:event_type AS varchar[]),"
+        " CAST(:producer AS varchar[]), CAST(:occurred_at AS timestamptz[]),"
+        " CAST(:recorded_at AS timestamptz[]), CAST(:trace_id AS varchar[]),"
+        " CAST(:causation_id AS uuid[])) AS a(event_id, booking_id, event_type, producer,"
+        " occurred_at, recorded_at, trace_id, causation_id)),"
+        " fresh AS (INSERT INTO inbox (consumer, event_id, event_type)"
+        " SELECT :consumer, event_id, event_type FROM arrived"
+        " ON CONFLICT DO NOTHING RETURNING event_id),"
+        " journaled AS (INSERT INTO saga_journal (event_id, booking_id, event_type, producer,"
+        " occurred_at, recorded_at, trace_id, causation_id)"
+        " SELECT * FROM arrived WHERE event_id IN (SELECT event_id FROM fresh))"
+        " SELECT a.event_id, coalesce((SELECT max(j.occurred_at) FROM saga_journal j"
+        " WHERE j.booking_id = a.booking_id AND j.occurred_at < a.occurred_at),"
+        " (SELECT b.created_at FROM bookings b WHERE b.id = a.booking_id)) AS previous"
+        " FROM arrived a WHERE a.event_id IN (SELECT event_id FROM fresh)"
+    )
+)
 
 
 _INSERT = Query(insert(saga_journal).values({c.name: bindparam(c.name) for c in saga_journal.c}))
