@@ -5,7 +5,7 @@ export UV_PYTHON_DOWNLOADS := never
 RUN := $(UV) run --frozen
 
 .DEFAULT_GOAL := help
-.PHONY: help install up up-pubsub demo test test-setup test-unit test-integration test-e2e test-faults lint fmt typecheck asyncapi bench bench-quick servers tools clean
+.PHONY: help install up up-pubsub demo test test-setup test-unit test-integration test-e2e test-faults lint fmt typecheck asyncapi bench bench-quick bench-compare servers tools clean
 
 help: ## Show the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-21s %s\n", $$1, $$2}'
@@ -75,6 +75,12 @@ bench: install ## Benchmark both transports, 1 and 2 replicas, against pgbench/r
 
 bench-quick: install ## A few seconds of load per transport (the harness smoke test)
 	$(RUN) sagabench --quick --label quick --output .local/bench
+
+# BASE: a checkout of the code to compare with, e.g. `git worktree add ../before HEAD~3`.
+# COMPARE_ARGS: e.g. --transport pubsub --concurrency 16 (python -m sagabench.compare --help).
+bench-compare: install ## This code and BASE deployed at once, the same load on both (~2 min); writes bench/results/compare.json
+	@test -n "$(BASE)" || { echo "usage: make bench-compare BASE=<a checkout of the other code>"; exit 2; }
+	$(RUN) python -m sagabench.compare $(BASE) $(COMPARE_ARGS)
 
 servers: ## Start the machine's Postgres and Redis for the tests (installs them if missing)
 	scripts/ensure-servers.sh
