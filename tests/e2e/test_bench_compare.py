@@ -5,24 +5,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-from sagabench.compare import Comparison, table
+from sagabench.compare import table
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = {"booking", "manager", "billing", "payment", "invoice"}
-
-
-def test_the_base_runs_from_its_own_sources() -> None:
-    env = Comparison(base=ROOT).base_env()
-    paths = env["PYTHONPATH"].split(":")
-    assert {Path(p).parent.name for p in paths} == SERVICES | {"sagakit"}
-    assert all(Path(p).is_relative_to(ROOT / "services") for p in paths)
-
-
-def test_a_folder_that_is_no_checkout_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="not a checkout"):
-        Comparison(base=tmp_path).base_env()
 
 
 def test_two_deployments_finish_every_saga_side_by_side(tmp_path: Path) -> None:

@@ -185,7 +185,25 @@ def table(result: dict[str, Any]) -> str:
             str(lost),
         ]
         lines.append("| " + " | ".join(cells) + " |")
+    this, base = result["this"], result["base"]
+    change = [
+        "change",
+        _change(this["sagas"], base["sagas"]),
+        _change(this["services_cpu_ms_per_saga"], base["services_cpu_ms_per_saga"]),
+        *(
+            _change(this["per_service_cpu_ms_per_saga"][s], base["per_service_cpu_ms_per_saga"][s])
+            for s in services
+        ),
+        _change(this["commits_per_saga"], base["commits_per_saga"]),
+        "",
+    ]
+    lines.append("| " + " | ".join(change) + " |")
     return "\n".join(lines)
+
+
+def _change(this: float, base: float) -> str:
+    """This side against the base, in percent of the base."""
+    return f"{(this - base) * 100 / base:+.1f}%" if base else "n/a"
 
 
 app = typer.Typer(help=__doc__, add_completion=False)
