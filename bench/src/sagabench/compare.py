@@ -29,9 +29,9 @@ from sagabench.cluster import Deployment, deploy, teardown
 from sagabench.driver import Customers, SagaResult, closed_loop
 from sagabench.measure import effects
 from sagabench.plan import RESULTS
-from sagabench.probes import cpu_seconds, read_counters
 from sagabench.servercpu import ServerCpu
 from sagabench.suite import console
+from sagabench.summary import snapshot
 from sagactl.backends import Backends, resolve
 
 SIDES = ("this", "base")
@@ -93,7 +93,9 @@ async def compare(
             side.results += results
         cpu = ServerCpu(backends.database_url, backends.redis_url)
         for round_ in range(1, comparison.rounds + 1):
-            before = {name: _cumulative(side, cpu) for name, side in sides.items()}
+            before = {
+                name: await snapshot(side.deployment, cpu, None) for name, side in sides.items()
+            }
             finished = await asyncio.gather(
                 *(
                     closed_loop(
@@ -103,12 +105,12 @@ async def compare(
                 )
             )
             for (name, side), results in zip(sides.items(), finished, strict=True):
-                after = _cumulative(side, cpu)
+                after = await snapshot(side.deployment, cpu, None)
                 side.results += results
                 side.sagas += sum(1 for result in results if result.ok)
-                side.commits += after["commits"] - before[name]["commits"]
-                for service, seconds in after["cpu"].items():
-                    spent = seconds - before[name]["cpu"][service]
+                side.commits += after["counters"].commits - before[name]["counters"].commits
+                for service, seconds in after["per_service_cpu"].items():
+                    spent = seconds - before[name]["per_service_cpu"][service]
                     side.services_cpu[service] = side.services_cpu.get(service, 0.0) + spent
             say(
                 f"round {round_}: "
@@ -130,20 +132,6 @@ async def compare(
 
 def _nothing() -> None:
     return None
-
-
-def _cumulative(side: _Side, cpu: ServerCpu) -> dict[str, Any]:
-    deployment = side.deployment
-    counters = read_counters(
-        deployment.backends.database_url,
-        deployment.backends.redis_url,
-        deployment.database_prefix,
-        cpu,
-    )
-    per_service = {
-        name: sum(cpu_seconds(pid) for pid in pids) for name, pids in deployment.pids().items()
-    }
-    return {"commits": counters.commits, "cpu": per_service}
 
 
 def _report(side: _Side) -> dict[str, Any]:
